@@ -1,0 +1,55 @@
+"""Sylvester Hadamard matrices: the public cached normalized matrix, and the
+small exact +-1 factors that the dense lowering multiplies by."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._limits import check_transform_length
+
+_NORMALIZED_CACHE: dict[tuple[int, np.dtype, str], jax.Array] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def sign_matrix(d: int, dtype: np.dtype) -> np.ndarray:
+    """The Sylvester matrix H_d with entries +-1 (exact in every float dtype).
+
+    H[i, j] = (-1) ** popcount(i & j), built by Kronecker doubling in int8 so
+    that even d = 32768 needs d*d bytes, not d*d int64 words. Read-only: it is
+    shared by every caller.
+    """
+    h = np.ones((1, 1), dtype=np.int8)
+    while h.shape[0] < d:
+        h = np.block([[h, h], [h, -h]])
+    out = h.astype(dtype)
+    out.setflags(write=False)
+    return out
+
+
+def hadamard_matrix(d: int, dtype=jnp.float32) -> jax.Array:
+    """The normalized Hadamard matrix H_d / sqrt(d), cached per (d, dtype, backend).
+
+    Same convention as the seed's ``_get_hadamard_matrix``: the matrix is its
+    own inverse. Entries are computed exactly (+-1 times 1/sqrt(d) rounded
+    once from float64), so float64 users get float64 accuracy. The same array
+    object is returned for the same ``(d, dtype, default backend)``.
+    """
+    d = int(d)
+    check_transform_length(d)
+    dtype = np.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"hadamard_matrix requires a floating dtype, got {dtype}")
+    backend = jax.default_backend()
+    key = (d, dtype, backend)
+    cached = _NORMALIZED_CACHE.get(key)
+    if cached is None:
+        entry = np.asarray(1.0 / math.sqrt(d), dtype=np.float64).astype(dtype)
+        host = sign_matrix(d, dtype) * entry
+        cached = jax.device_put(host, jax.devices(backend)[0])
+        _NORMALIZED_CACHE[key] = cached
+    return cached
