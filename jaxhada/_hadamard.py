@@ -196,7 +196,7 @@ def _batch(args, dims, *, scale, inplace, lowering):
     # vmapped axis to the front never disturbs the transformed one.
     x, = args
     bdim, = dims
-    x = batching.moveaxis(x, bdim, 0)
+    x = jnp.moveaxis(x, bdim, 0)
     out = hadamard_transform_p.bind(x, scale=scale, inplace=inplace, lowering=lowering)
     return out, 0
 

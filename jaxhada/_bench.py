@@ -1,0 +1,234 @@
+"""Self-check and benchmark behind ``python -m jaxhada``.
+
+Timing method.
+* GPU: each op runs K times inside one jitted program, the steps separated by
+  ``lax.optimization_barrier`` so XLA can neither fuse nor reorder them; the
+  program is timed for two K's and the difference divided by the difference
+  in K, so dispatch and launch overheads cancel. Steps update in place (the
+  transform with ``inplace=True``). The floor is a raw device-to-device copy
+  of the same bytes, timed with CUDA events in the same run.
+* CPU: the median of single jitted calls, out of place, as a user calls them;
+  the floor is a jitted elementwise op (negation) over the same array, timed
+  the same way. (XLA's CPU compiler drops optimization barriers and fuses an
+  elementwise chain into one pass, so the GPU method cannot be used there.)
+The transform is normalized, hence an involution: repeated steps keep the
+data bounded and real (never zeros).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _hadamard, _matrix
+
+_FEW_STEPS, _MANY_STEPS = 4, 12
+
+
+def fwht_reference(x: np.ndarray) -> np.ndarray:
+    """Normalized FWHT in float64 along the last axis (the test oracle)."""
+    y = np.array(x, dtype=np.float64, copy=True)
+    d = y.shape[-1]
+    h = 1
+    while h < d:
+        y = y.reshape(*y.shape[:-1], d // (2 * h), 2, h)
+        a, b = y[..., 0, :], y[..., 1, :]
+        y = np.stack([a + b, a - b], axis=-2).reshape(*x.shape)
+        h *= 2
+    return y / math.sqrt(d)
+
+
+def relative_error(y, reference: np.ndarray) -> float:
+    y = np.asarray(y, dtype=np.float64)
+    return float(np.linalg.norm(y - reference) / np.linalg.norm(reference))
+
+
+def _chain(step: Callable, steps: int) -> Callable:
+    def run(x, *operands):
+        for _ in range(steps):
+            x = lax.optimization_barrier(step(x, *operands))
+        return x
+
+    return jax.jit(run, donate_argnums=0)
+
+
+def time_per_step(step: Callable, x: jax.Array, *operands, repeats: int = 7) -> float:
+    """Seconds per application of `step(x, *operands)`, dispatch overhead
+    removed. Large operands (a dense matrix) are passed, not closed over, so
+    they are not baked into the program as constants."""
+
+    if x.devices().pop().platform == "cpu":
+        call = jax.jit(step)
+        jax.block_until_ready(call(x, *operands))  # compile and warm up
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(call(x, *operands))
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    def median_seconds(fn):
+        y = jax.block_until_ready(fn(jnp.copy(x), *operands))  # compile, warm up
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            y = jax.block_until_ready(fn(y, *operands))
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    few = median_seconds(_chain(step, _FEW_STEPS))
+    many = median_seconds(_chain(step, _MANY_STEPS))
+    return max(many - few, 1e-9) / (_MANY_STEPS - _FEW_STEPS)
+
+
+def device_copy_seconds(x: jax.Array, repeats: int = 20) -> float | None:
+    """A raw device-to-device copy of x's bytes (cudaMemcpy via CuPy), timed
+    with CUDA events; None where there is no CUDA device or no CuPy."""
+    if x.devices().pop().platform != "gpu":
+        return None
+    try:
+        import cupy
+    except ImportError:
+        return None
+    src = cupy.empty(x.nbytes, dtype=cupy.uint8)
+    dst = cupy.empty_like(src)
+    src[:] = 1
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    samples = []
+    for i in range(repeats + 3):
+        start.record()
+        dst.data.copy_from_device_async(src.data, x.nbytes)
+        stop.record()
+        stop.synchronize()
+        if i >= 3:
+            samples.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+    return statistics.median(samples)
+
+
+# The seed's dense path: one (d, d) matmul. Quadratic in d, so only timed up
+# to this length (a 4096 x 4096 float32 matrix is 64 MiB).
+_SEED_DENSE_MAX_D = 4096
+
+
+def _seed_dense_step(x, matrix):
+    acc = jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+    y = jnp.matmul(x, matrix, precision=lax.Precision.HIGHEST,
+                   preferred_element_type=acc)
+    return y.astype(x.dtype)
+
+
+def _transform_step(lowering: str):
+    # inplace=True only aliases when the caller donates, which the GPU chain does.
+    return functools.partial(
+        _hadamard.transform, scale=None, inplace=True, lowering=lowering
+    )
+
+
+def self_check(dtypes: Iterable, dims: Iterable[int] = (1, 16, 128, 1024, 4096, 32768)):
+    """Each (dtype, d): relative L2 error vs float64 on fresh random rows."""
+    bounds = {"float32": 2e-6, "float16": 5e-4, "bfloat16": 4e-3, "float64": 1e-12}
+    rng = np.random.default_rng()
+    results = []
+    for dtype in dtypes:
+        name = np.dtype(dtype).name
+        for d in dims:
+            x = jnp.asarray(rng.standard_normal((7, d)), dtype=dtype)
+            reference = fwht_reference(np.asarray(x, dtype=np.float64))
+            error = relative_error(_hadamard.hadamard_transform(x), reference)
+            ok = bool(np.isfinite(error) and error <= bounds.get(name, 4e-3))
+            results.append({"dtype": name, "d": d, "error": error, "ok": ok})
+    return results
+
+
+def benchmark(
+    dtypes: Iterable,
+    dims: Iterable[int],
+    nbytes: int,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Per (dtype, d): our path, the dense path, an elementwise op, a raw copy."""
+    rng = np.random.default_rng()
+    cases = [(np.dtype(t), d) for t in dtypes for d in dims]
+    rows = []
+    for i, (dtype, d) in enumerate(cases, 1):
+        if progress:
+            progress(f"[{i}/{len(cases)}] {dtype.name} d={d}")
+        elements = max(nbytes // dtype.itemsize, d)
+        x = jnp.asarray(
+            rng.standard_normal((elements // d, d), dtype=np.float32), dtype=dtype
+        )
+        ours = time_per_step(_transform_step("auto"), x)
+        dense = time_per_step(_transform_step("dense"), x)
+        seed_dense = None
+        if d <= _SEED_DENSE_MAX_D:
+            matrix = _matrix.hadamard_matrix(d, dtype)
+            seed_dense = time_per_step(_seed_dense_step, x, matrix)
+        elementwise = time_per_step(jnp.negative, x)
+        copy = device_copy_seconds(x)
+        floor = copy if copy is not None else elementwise
+        rows.append({
+            "dtype": dtype.name,
+            "d": d,
+            "rows": int(x.shape[0]),
+            "bytes": int(x.nbytes),
+            "ours_ms": ours * 1e3,
+            "dense_ms": dense * 1e3,
+            "seed_dense_ms": None if seed_dense is None else seed_dense * 1e3,
+            "seed_dense_vs_ours": None if seed_dense is None else seed_dense / ours,
+            "elementwise_ms": elementwise * 1e3,
+            "copy_ms": None if copy is None else copy * 1e3,
+            "ours_vs_floor": ours / floor,
+            "dense_vs_floor": dense / floor,
+            "dense_vs_ours": dense / ours,
+            "floor": "copy" if copy is not None else "elementwise",
+            "ours_GBps": 2 * x.nbytes / ours / 1e9,
+        })
+        del x
+    return rows
+
+
+def decode_benchmark(progress: Callable[[str], None] | None = None) -> list[dict]:
+    """The seed's use: rotating bf16 q/k of a decode step, (tokens, 32, 128)."""
+    rng = np.random.default_rng()
+    rows = []
+    for tokens in (1, 16, 256):
+        if progress:
+            progress(f"decode tokens={tokens}")
+        x = jnp.asarray(rng.standard_normal((tokens, 32, 128)), dtype=jnp.bfloat16)
+        ours = time_per_step(_transform_step("auto"), x, repeats=15)
+        dense = time_per_step(_transform_step("dense"), x, repeats=15)
+        rows.append({
+            "tokens": tokens, "shape": list(x.shape), "ours_us": ours * 1e6,
+            "dense_us": dense * 1e6, "dense_vs_ours": dense / ours,
+        })
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    floor = rows[0]["floor"] if rows else "copy"
+    header = (f"| dtype | d | ours ms | {floor} ms | ours/{floor} | "
+              f"dense/{floor} | dense/ours | seed dense/ours | ours GB/s |")
+    lines = [header, "|" + "---|" * 9]
+    for r in rows:
+        floor_ms = r["copy_ms"] if r["copy_ms"] is not None else r["elementwise_ms"]
+        seed = "—" if r["seed_dense_vs_ours"] is None else f"{r['seed_dense_vs_ours']:.1f}"
+        lines.append(
+            f"| {r['dtype']} | {r['d']} | {r['ours_ms']:.3f} | {floor_ms:.3f} | "
+            f"{r['ours_vs_floor']:.2f} | {r['dense_vs_floor']:.2f} | "
+            f"{r['dense_vs_ours']:.1f} | {seed} | {r['ours_GBps']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def stderr_progress(message: str) -> None:
+    sys.stderr.write(f"\r{message:<40}")
+    sys.stderr.flush()

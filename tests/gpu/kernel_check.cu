@@ -1,0 +1,347 @@
+// Standalone check and timing of the CUDA Hadamard launcher, no Python:
+// built and run by tests/gpu/kernel_check.sh.
+//
+//   kernel_check           every dtype x d = 2^0..2^15 x several row counts,
+//                          out-of-place and in-place, against a float64 host
+//                          reference; then the timing table against a D2D copy
+//   kernel_check --quick   small row counts, no timing (for compute-sanitizer)
+//
+// The kernel's translation unit is included, not linked, so the test can also
+// drive the launcher with a smaller shared-memory budget and so check the
+// path that GPUs with less shared memory than an H100 take.
+#include "../../xla_ffi/hadamard_cuda_kernel.cu"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using jaxhada::detail::LaunchHadamardTransformWithSmemLimit;
+
+int g_failures = 0;
+
+#define CUDA_CHECK(expr)                                                           \
+  do {                                                                             \
+    const cudaError_t err_ = (expr);                                               \
+    if (err_ != cudaSuccess) {                                                     \
+      std::fprintf(stderr, "%s:%d: %s -> %s\n", __FILE__, __LINE__, #expr,         \
+                   cudaGetErrorString(err_));                                      \
+      std::exit(2);                                                                \
+    }                                                                              \
+  } while (0)
+
+template <typename T>
+struct TypeInfo;
+template <>
+struct TypeInfo<__half> {
+  static constexpr const char* kName = "f16";
+  static constexpr double kBound = 5e-4;
+  static double ToDouble(__half x) { return static_cast<double>(__half2float(x)); }
+};
+template <>
+struct TypeInfo<__nv_bfloat16> {
+  static constexpr const char* kName = "bf16";
+  static constexpr double kBound = 4e-3;
+  static double ToDouble(__nv_bfloat16 x) { return static_cast<double>(__bfloat162float(x)); }
+};
+template <>
+struct TypeInfo<float> {
+  static constexpr const char* kName = "f32";
+  static constexpr double kBound = 2e-6;
+  static double ToDouble(float x) { return x; }
+};
+template <>
+struct TypeInfo<double> {
+  static constexpr const char* kName = "f64";
+  static constexpr double kBound = 1e-12;
+  static double ToDouble(double x) { return x; }
+};
+
+template <typename T>
+__device__ T FromDouble(double x);
+template <>
+__device__ __half FromDouble<__half>(double x) { return __float2half_rn(static_cast<float>(x)); }
+template <>
+__device__ __nv_bfloat16 FromDouble<__nv_bfloat16>(double x) {
+  return __float2bfloat16_rn(static_cast<float>(x));
+}
+template <>
+__device__ float FromDouble<float>(double x) { return static_cast<float>(x); }
+template <>
+__device__ double FromDouble<double>(double x) { return x; }
+
+__device__ uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// Standard normal values from a counter-based hash (Box-Muller), fresh for
+// every seed: no state, so any size fills in one pass on the device.
+template <typename T>
+__global__ void FillNormal(T* p, int64_t n, uint64_t seed) {
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const uint64_t h = Mix(seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(i));
+    const double u1 = (static_cast<double>(h >> 40) + 0.5) / 16777216.0;
+    const double u2 = static_cast<double>((h >> 8) & 0xffffffULL) / 16777216.0;
+    p[i] = FromDouble<T>(sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));
+  }
+}
+
+template <typename T>
+void Fill(T* p, int64_t n, uint64_t seed) {
+  const int64_t blocks = std::min<int64_t>((n + 255) / 256, 65536);
+  FillNormal<T><<<static_cast<unsigned>(std::max<int64_t>(blocks, 1)), 256>>>(p, n, seed);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+// In-place float64 FWHT of each row, natural (Sylvester) order.
+void ReferenceFwht(std::vector<double>& x, int64_t rows, int log2_d, double scale) {
+  const int64_t d = int64_t{1} << log2_d;
+  for (int64_t r = 0; r < rows; ++r) {
+    double* v = x.data() + r * d;
+    for (int64_t h = 1; h < d; h <<= 1)
+      for (int64_t i = 0; i < d; i += 2 * h)
+        for (int64_t j = i; j < i + h; ++j) {
+          const double a = v[j], b = v[j + h];
+          v[j] = a + b;
+          v[j + h] = a - b;
+        }
+    for (int64_t j = 0; j < d; ++j) v[j] *= scale;
+  }
+}
+
+// ||out - ref|| / ||ref||; any non-finite output is infinitely wrong.
+template <typename T>
+double RelError(const std::vector<T>& out, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double o = TypeInfo<T>::ToDouble(out[i]);
+    if (!std::isfinite(o)) return INFINITY;
+    num += (o - ref[i]) * (o - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+uint64_t g_seed = 12345;
+
+// One size: out-of-place and in-place against the reference. smem_limit < 0
+// is the device's own budget.
+template <typename T>
+double CheckCase(int log2_d, int64_t rows, int smem_limit, const char* tag) {
+  const int64_t n = rows << log2_d;
+  const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+  const double scale = (log2_d % 3 == 1) ? 1.0 : 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
+  T *din = nullptr, *dout = nullptr;
+  CUDA_CHECK(cudaMalloc(&din, bytes));
+  CUDA_CHECK(cudaMalloc(&dout, bytes));
+  Fill(din, n, ++g_seed);
+  std::vector<T> hin(n), hout(n), hin_after(n);
+  CUDA_CHECK(cudaMemcpy(hin.data(), din, bytes, cudaMemcpyDeviceToHost));
+  std::vector<double> ref(n);
+  for (int64_t i = 0; i < n; ++i) ref[i] = TypeInfo<T>::ToDouble(hin[i]);
+  ReferenceFwht(ref, rows, log2_d, scale);
+
+  double worst = 0;
+  for (int in_place = 0; in_place < 2; ++in_place) {
+    if (in_place) {
+      CUDA_CHECK(cudaMemcpy(dout, din, bytes, cudaMemcpyDeviceToDevice));
+    } else {
+      CUDA_CHECK(cudaMemset(dout, 0xFF, bytes));  // NaN in every dtype
+    }
+    const T* src = in_place ? dout : din;
+    const cudaError_t err =
+        LaunchHadamardTransformWithSmemLimit<T>(nullptr, src, dout, rows, log2_d, scale, smem_limit);
+    if (err != cudaSuccess) {
+      std::printf("FAIL %s %s d=%lld rows=%lld %s: launch returned %s\n", TypeInfo<T>::kName, tag,
+                  (long long)(int64_t{1} << log2_d), (long long)rows,
+                  in_place ? "in-place" : "out-of-place", cudaGetErrorString(err));
+      ++g_failures;
+      continue;
+    }
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUDA_CHECK(cudaMemcpy(hout.data(), dout, bytes, cudaMemcpyDeviceToHost));
+    const double e = RelError(hout, ref);
+    worst = std::max(worst, e);
+    if (!(e <= TypeInfo<T>::kBound)) {
+      std::printf("FAIL %s %s d=%lld rows=%lld %s: rel. L2 error %.3e > %.1e\n", TypeInfo<T>::kName,
+                  tag, (long long)(int64_t{1} << log2_d), (long long)rows,
+                  in_place ? "in-place" : "out-of-place", e, TypeInfo<T>::kBound);
+      ++g_failures;
+    }
+    if (!in_place) {
+      CUDA_CHECK(cudaMemcpy(hin_after.data(), din, bytes, cudaMemcpyDeviceToHost));
+      if (std::memcmp(hin_after.data(), hin.data(), bytes) != 0) {
+        std::printf("FAIL %s %s d=%lld rows=%lld: out-of-place call changed its input\n",
+                    TypeInfo<T>::kName, tag, (long long)(int64_t{1} << log2_d), (long long)rows);
+        ++g_failures;
+      }
+    }
+  }
+  CUDA_CHECK(cudaFree(din));
+  CUDA_CHECK(cudaFree(dout));
+  return worst;
+}
+
+// The unstaged block kernel: what a GPU without room for the staged row gets.
+template <typename T, int L>
+double CheckUnstaged(int64_t rows) {
+  if constexpr (sizeof(T) <= 4 && L >= 11) {
+    return CheckCase<T>(L, rows, jaxhada::BlockTraits<T, L, false>::kSmem, "unstaged");
+  }
+  return 0;
+}
+
+template <typename T>
+double CheckType(bool quick) {
+  std::vector<int64_t> row_counts = {1, 7, 33};
+  if (!quick) {
+    row_counts.push_back(1000);
+    row_counts.push_back(257);  // rows * d not a multiple of 256 for d < 256
+  }
+  double worst = 0;
+  for (int log2_d = 0; log2_d <= 15; ++log2_d)
+    for (int64_t rows : row_counts) {
+      // Keep the host reference affordable: at most ~34M elements a case.
+      if ((rows << log2_d) > (int64_t{1} << 25) + (int64_t{1} << 20)) continue;
+      worst = std::max(worst, CheckCase<T>(log2_d, rows, -1, "default"));
+    }
+  for (int64_t rows : {int64_t{7}, int64_t{33}}) {
+    worst = std::max(worst, CheckUnstaged<T, 11>(rows));
+    worst = std::max(worst, CheckUnstaged<T, 12>(rows));
+    worst = std::max(worst, CheckUnstaged<T, 13>(rows));
+    worst = std::max(worst, CheckUnstaged<T, 14>(rows));
+    worst = std::max(worst, CheckUnstaged<T, 15>(rows));
+  }
+  return worst;
+}
+
+// The launcher's refusals: errors, never silent no-ops.
+void CheckErrors() {
+  float* p = nullptr;
+  CUDA_CHECK(cudaMalloc(&p, 1 << 20));
+  struct Case {
+    const char* what;
+    cudaError_t got, want;
+  } cases[] = {
+      {"log2_d = 16", jaxhada::LaunchHadamardTransform<float>(nullptr, p, p, 1, 16, 1.0),
+       cudaErrorInvalidValue},
+      {"log2_d = -1", jaxhada::LaunchHadamardTransform<float>(nullptr, p, p, 1, -1, 1.0),
+       cudaErrorInvalidValue},
+      {"rows = -1", jaxhada::LaunchHadamardTransform<float>(nullptr, p, p, -1, 4, 1.0),
+       cudaErrorInvalidValue},
+      {"misaligned", jaxhada::LaunchHadamardTransform<float>(nullptr, p + 1, p + 1, 1, 4, 1.0),
+       cudaErrorInvalidValue},
+      {"rows = 0", jaxhada::LaunchHadamardTransform<float>(nullptr, p, p, 0, 4, 1.0), cudaSuccess},
+  };
+  for (const Case& c : cases)
+    if (c.got != c.want) {
+      std::printf("FAIL error path %s: got %s, want %s\n", c.what, cudaGetErrorName(c.got),
+                  cudaGetErrorName(c.want));
+      ++g_failures;
+    }
+  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(cudaFree(p));
+}
+
+float MedianMs(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+template <typename Fn>
+float TimeMs(Fn&& fn, cudaEvent_t a, cudaEvent_t b) {
+  constexpr int kWarmup = 3, kReps = 21;
+  for (int i = 0; i < kWarmup; ++i) fn();
+  CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<float> ms;
+  for (int i = 0; i < kReps; ++i) {
+    CUDA_CHECK(cudaEventRecord(a));
+    fn();
+    CUDA_CHECK(cudaEventRecord(b));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float t = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  return MedianMs(ms);
+}
+
+// 128 Mi elements per call: 256 MiB (16-bit) or 512 MiB (f32) each way, far
+// beyond the 50 MB L2, so no buffer rotation is needed.
+template <typename T>
+void TimeType(void* in_raw, void* out_raw, std::vector<double>& ratios) {
+  constexpr int64_t kElems = int64_t{1} << 27;
+  T* in = static_cast<T*>(in_raw);
+  T* out = static_cast<T*>(out_raw);
+  Fill(in, kElems, ++g_seed);
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  const size_t bytes = kElems * sizeof(T);
+  const float copy_ms = TimeMs(
+      [&] { CUDA_CHECK(cudaMemcpyAsync(out, in, bytes, cudaMemcpyDeviceToDevice, nullptr)); }, a, b);
+  for (int log2_d : {4, 6, 7, 8, 10, 12, 14, 15}) {
+    const int64_t rows = kElems >> log2_d;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
+    const float ms = TimeMs(
+        [&] {
+          CUDA_CHECK(jaxhada::LaunchHadamardTransform<T>(nullptr, in, out, rows, log2_d, scale));
+        },
+        a, b);
+    const double ratio = ms / copy_ms;
+    ratios.push_back(ratio);
+    std::printf("| %-4s | %5lld | %9.4f | %7.4f | %5.3f | %6.0f |%s\n", TypeInfo<T>::kName,
+                (long long)(int64_t{1} << log2_d), ms, copy_ms, ratio, 2.0 * bytes / ms * 1e-6,
+                ratio > 1.05 ? " > 1.05" : "");
+  }
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s, %d SMs, %zu KB smem/block opt-in, L2 %d MB\n", prop.name,
+              prop.multiProcessorCount, prop.sharedMemPerBlockOptin / 1024,
+              prop.l2CacheSize >> 20);
+
+  CheckErrors();
+  const double e_bf16 = CheckType<__nv_bfloat16>(quick);
+  const double e_f16 = CheckType<__half>(quick);
+  const double e_f32 = CheckType<float>(quick);
+  const double e_f64 = CheckType<double>(quick);
+  std::printf("max rel. L2 error: bf16 %.3e (bound 4e-3), f16 %.3e (5e-4), f32 %.3e (2e-6), "
+              "f64 %.3e (1e-12)\n",
+              e_bf16, e_f16, e_f32, e_f64);
+
+  if (!quick) {
+    void *in = nullptr, *out = nullptr;
+    const size_t bytes = (size_t{1} << 27) * sizeof(float);
+    CUDA_CHECK(cudaMalloc(&in, bytes));
+    CUDA_CHECK(cudaMalloc(&out, bytes));
+    std::vector<double> ratios;
+    std::printf("| dtype | d | kernel ms | copy ms | ratio | GB/s |\n|---|---|---|---|---|---|\n");
+    TimeType<__nv_bfloat16>(in, out, ratios);
+    TimeType<__half>(in, out, ratios);
+    TimeType<float>(in, out, ratios);
+    std::printf("worst ratio to the copy: %.3f\n", *std::max_element(ratios.begin(), ratios.end()));
+    CUDA_CHECK(cudaFree(in));
+    CUDA_CHECK(cudaFree(out));
+  }
+  std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "PASSED", g_failures);
+  return g_failures ? 1 : 0;
+}

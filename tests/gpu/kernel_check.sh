@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds tests/gpu/kernel_check.cu and runs it on the local GPU.
+#   kernel_check.sh              full check (all dtypes, d = 1..32768) + timing table
+#   kernel_check.sh --sanitize   quick mode (small row counts, no timing) under
+#                                compute-sanitizer memcheck
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+build_dir="${KERNEL_CHECK_BUILD_DIR:-build/kernel_check}"
+bin="$build_dir/kernel_check"
+mkdir -p "$build_dir"
+
+# Rebuild only when a source is newer than the binary: the sanitizer run that
+# follows a full run reuses it.
+if [[ ! -x "$bin" || tests/gpu/kernel_check.cu -nt "$bin" ||
+      xla_ffi/hadamard_cuda_kernel.cu -nt "$bin" || xla_ffi/hadamard_cuda.h -nt "$bin" ]]; then
+  nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
+    -Xptxas -v -o "$bin" tests/gpu/kernel_check.cu 2> "$build_dir/ptxas.log" ||
+    { cat "$build_dir/ptxas.log"; exit 1; }
+  if grep -E "bytes stack frame|spill" "$build_dir/ptxas.log" | grep -vq "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"; then
+    echo "warning: some kernel uses a stack frame or spills (see $build_dir/ptxas.log)" >&2
+  fi
+fi
+
+if [[ "${1:-}" == "--sanitize" ]]; then
+  compute-sanitizer --tool memcheck --error-exitcode 3 "$bin" --quick
+else
+  "$bin" "$@"
+fi

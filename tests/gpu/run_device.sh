@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole GPU run in one call: build + install, the full test suite with GPU
+# tests required, the sharding checks on the GPU, compute-sanitizer over the
+# kernel, and the benchmark. Full logs go to $OUT; a short table prints last.
+#   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench]
+set -uo pipefail
+OUT="${OUT:-$(mktemp -d)}"
+export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
+status=0
+run_tests=1 run_bench=1
+for arg in "$@"; do
+  case "$arg" in
+    --skip-tests) run_tests=0 ;;
+    --skip-bench) run_bench=0 ;;
+  esac
+done
+
+step() { echo; echo "=== $* ==="; }
+
+step "environment"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
+
+step "build and install"
+if ! python3 -m pip install --no-build-isolation --no-deps -e . >"$OUT/build.log" 2>&1; then
+  tail -40 "$OUT/build.log"; exit 1
+fi
+python3 -m jaxhada --info | tee "$OUT/build_info.txt"
+
+if [ "$run_tests" = 1 ]; then
+  step "pytest (JAXHADA_REQUIRE_GPU=1)"
+  JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests -q -x -p no:cacheprovider \
+    --ignore=tests/test_notebooks.py >"$OUT/pytest.log" 2>&1 || status=1
+  tail -5 "$OUT/pytest.log"
+
+  step "sharding checks on the GPU (one-device smoke test)"
+  for lowering in auto dense; do
+    python3 tests/sharding_checks.py "$lowering" --gpu --bf16 | tee -a "$OUT/sharding_gpu.json" \
+      | python3 -c "import json,sys; r=json.load(sys.stdin); bad={k:v for k,v in r.items() if k!='devices' and v!='ok' and not v.startswith('skipped')}; print('$lowering', 'ok' if not bad else bad); sys.exit(1 if bad else 0)" || status=1
+  done
+
+  step "kernel harness + compute-sanitizer memcheck"
+  bash tests/gpu/kernel_check.sh --sanitize >"$OUT/sanitizer.log" 2>&1 || status=1
+  tail -8 "$OUT/sanitizer.log"
+fi
+
+if [ "$run_bench" = 1 ]; then
+  step "benchmark"
+  python3 -m jaxhada --decode --json "$OUT/gpu_benchmark.json" >"$OUT/bench.log" 2>"$OUT/bench.err" || status=1
+  tail -40 "$OUT/bench.log"
+fi
+echo "status=$status"
+exit $status

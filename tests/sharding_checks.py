@@ -1,0 +1,156 @@
+"""Sharding checks, run in a subprocess with 8 host devices (see test_sharding).
+
+Usage: python sharding_checks.py LOWERING  -> prints one JSON object
+{check name: "ok" or the failure}. Also run on GPUs by tests/gpu/run_device.sh.
+"""
+
+import json
+import os
+import re
+import sys
+import traceback
+
+if "--gpu" not in sys.argv:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               " --xla_force_host_platform_device_count=8")
+    os.environ["JAX_PLATFORMS"] = "cpu"
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
+
+from jaxhada import _hadamard  # noqa: E402
+
+COLLECTIVES = re.compile(
+    r"all-gather|all-to-all|all-reduce|collective-permute|reduce-scatter")
+
+
+def fwht64(x):
+    x = np.asarray(x, np.float64)
+    d = x.shape[-1]
+    h = 1
+    y = x.copy()
+    while h < d:
+        y = y.reshape(*y.shape[:-1], d // (2 * h), 2, h)
+        y = np.stack([y[..., 0, :] + y[..., 1, :], y[..., 0, :] - y[..., 1, :]], -2)
+        y = y.reshape(x.shape)
+        h *= 2
+    return y / np.sqrt(d)
+
+
+def make_mesh(shape, names):
+    devices = np.array(jax.devices()[: int(np.prod(shape))]).reshape(shape)
+    return jax.sharding.Mesh(devices, names)
+
+
+class Checks:
+    def __init__(self, lowering, dtype):
+        self.lowering = lowering
+        self.dtype = dtype
+        self.rng = np.random.default_rng()
+        n = len(jax.devices())
+        self.mesh1 = make_mesh((n,), ("x",))
+        self.mesh2 = make_mesh((n // 2, 2), ("a", "b")) if n >= 2 else None
+
+    def transform(self, inplace=False):
+        return lambda x: _hadamard.transform(
+            x, scale=None, inplace=inplace, lowering=self.lowering)
+
+    def put(self, shape, mesh, spec):
+        x = self.rng.standard_normal(shape)
+        return jax.device_put(jnp.asarray(x, self.dtype), NamedSharding(mesh, spec))
+
+    def assert_values(self, y, x):
+        ref = fwht64(np.asarray(x, np.float64))
+        err = np.linalg.norm(np.asarray(y, np.float64) - ref) / np.linalg.norm(ref)
+        bound = 2e-6 if self.dtype == jnp.float32 else (4e-3 if self.dtype == jnp.bfloat16 else 1e-12)
+        assert err <= bound, f"relative error {err:.2e}"
+
+    def assert_local(self, f, x, y):
+        text = f.lower(x).compile().as_text()
+        found = sorted(set(COLLECTIVES.findall(text)))
+        assert not found, f"collectives in compiled HLO: {found}"
+        assert y.sharding.is_equivalent_to(x.sharding, x.ndim), (y.sharding, x.sharding)
+
+    def batch_sharded_1d(self):
+        x = self.put((4 * len(jax.devices()), 7, 256), self.mesh1, P("x"))
+        f = jax.jit(self.transform())
+        y = f(x)
+        self.assert_local(f, x, y)
+        self.assert_values(y, x)
+
+    def batch_sharded_2d(self):
+        x = self.put((8, 6, 128), self.mesh2, P("a", "b", None))
+        f = jax.jit(self.transform())
+        y = f(x)
+        self.assert_local(f, x, y)
+        self.assert_values(y, x)
+
+    def last_axis_sharded(self):
+        x = self.put((5, 1024), self.mesh1, P(None, "x"))
+        self.assert_values(jax.jit(self.transform())(x), x)
+
+    def mixed_sharding(self):
+        x = self.put((8, 512), self.mesh2, P("a", "b"))
+        self.assert_values(jax.jit(self.transform())(x), x)
+
+    def shard_map_is_local(self):
+        x = self.put((16, 64), self.mesh1, P("x"))
+        f = jax.jit(jax.shard_map(self.transform(), mesh=self.mesh1,
+                                  in_specs=P("x"), out_specs=P("x")))
+        y = f(x)
+        self.assert_local(f, x, y)
+        self.assert_values(y, x)
+
+    def grad_stays_sharded(self):
+        x = self.put((16, 128), self.mesh1, P("x"))
+        w = self.put((16, 128), self.mesh1, P("x"))
+        t = self.transform()
+        f = jax.jit(jax.grad(lambda a, b: jnp.sum(t(a) * b)))
+        g = f(x, w)
+        text = f.lower(x, w).compile().as_text()
+        # Only the loss's own sum may reduce; the transform's cotangent path
+        # must not gather.
+        assert "all-gather" not in text and "all-to-all" not in text, text[:2000]
+        assert g.sharding.is_equivalent_to(x.sharding, x.ndim)
+        self.assert_values(g, w)
+
+    def donation_under_sharding(self):
+        x = self.put((16, 256), self.mesh1, P("x"))
+        expected = fwht64(np.asarray(x, np.float64))
+        f = jax.jit(self.transform(inplace=True), donate_argnums=0)
+        y = f(x)
+        assert x.is_deleted()
+        err = np.linalg.norm(np.asarray(y, np.float64) - expected) / np.linalg.norm(expected)
+        assert err < 4e-3
+        assert y.sharding.spec == P("x") or y.sharding.spec == P("x", None)
+
+
+NAMES = ["batch_sharded_1d", "batch_sharded_2d", "last_axis_sharded",
+         "mixed_sharding", "shard_map_is_local", "grad_stays_sharded",
+         "donation_under_sharding"]
+
+
+def main():
+    lowering = sys.argv[1]
+    dtype = jnp.bfloat16 if "--bf16" in sys.argv else jnp.float32
+    checks = Checks(lowering, dtype)
+    results = {"devices": [str(d) for d in jax.devices()]}
+    for name in NAMES:
+        if name in ("batch_sharded_2d", "mixed_sharding") and checks.mesh2 is None:
+            results[name] = "skipped: needs 2 devices"
+            continue
+        try:
+            getattr(checks, name)()
+            results[name] = "ok"
+        except Exception:  # reported to the parent test, which fails on it
+            results[name] = traceback.format_exc(limit=3)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Which lowering runs, the build report, the FFI ABI guard, the cached matrix."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxhada
+from jaxhada import _ffi, _hadamard, build_info, hadamard_matrix
+from conftest import random_input, reference
+
+
+def _hlo(lowering, shape=(4, 64), dtype=jnp.float32, **kw):
+    f = jax.jit(lambda x: _hadamard.transform(x, scale=None, inplace=False,
+                                              lowering=lowering, **kw))
+    return f.lower(jax.ShapeDtypeStruct(shape, dtype)).as_text()
+
+
+def test_public_surface():
+    assert sorted(jaxhada.__all__) == [
+        "build_info", "hadamard_matrix", "hadamard_transform", "hadamard_transform_p"]
+
+
+def test_build_info_reports_kernels_and_lowerings():
+    info = build_info()
+    assert isinstance(info["cpu"], bool) and isinstance(info["cuda"], bool)
+    assert info["lowering"]["other"] == "dense"
+    assert info["lowering"]["cpu"] == ("jaxhada_hadamard_cpu" if info["cpu"] else "dense")
+    assert info["lowering"]["cuda"] == ("jaxhada_hadamard_cuda" if info["cuda"] else "dense")
+
+
+def test_cpu_kernel_is_built_here():
+    # Every supported build compiles the CPU kernel; CI would catch a silent
+    # fall back to the dense path.
+    assert build_info()["cpu"], build_info()["extension_error"]
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU lowering")
+def test_cpu_lowering_emits_the_custom_call():
+    assert "stablehlo.custom_call @jaxhada_hadamard_cpu" in _hlo("auto")
+    compiled = jax.jit(jaxhada.hadamard_transform).lower(
+        jnp.ones((4, 64))).compile().as_text()
+    assert 'custom_call_target="jaxhada_hadamard_cpu"' in compiled
+
+
+def test_dense_lowering_has_no_custom_call_and_no_big_constant():
+    text = _hlo("dense", shape=(2, 32768))
+    assert "custom_call" not in text
+    # Factored: the largest constant is a 256 x 256 factor, never 32768 x 32768.
+    assert "32768x32768" not in text
+    assert "tensor<256x256x" in text or "tensor<256x256xf32>" in text
+
+
+def test_every_lowering_is_registered_for_every_platform():
+    # The dense rule is the default, so a platform without a kernel (or a
+    # kernel that was not built) lowers rather than failing.
+    for platform in ("cpu", "cuda", "rocm", "tpu"):
+        jax.jit(jaxhada.hadamard_transform).trace(
+            jax.ShapeDtypeStruct((2, 16), jnp.float32)).lower(lowering_platforms=(platform,))
+
+
+def test_ffi_api_version_is_not_newer_than_the_runtime():
+    built = _ffi.built_ffi_api_version()
+    runtime = _ffi.runtime_ffi_api_version()
+    assert built is not None
+    assert built[0] == runtime[0] and built <= runtime, (built, runtime)
+
+
+def test_hadamard_matrix_is_cached_and_exact():
+    m = hadamard_matrix(64, jnp.float64)
+    assert m is hadamard_matrix(64, jnp.float64)
+    assert m is not hadamard_matrix(64, jnp.float32)
+    assert m.dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(m), reference(np.eye(64)))
+    np.testing.assert_allclose(np.asarray(m @ m), np.eye(64), atol=1e-15)
+    assert hadamard_matrix(2).dtype == jnp.float32
+
+
+def test_hadamard_matrix_matches_the_transform(rng):
+    x = random_input(rng, (3, 128), jnp.float64)
+    np.testing.assert_allclose(
+        np.asarray(x @ hadamard_matrix(128, jnp.float64)),
+        np.asarray(jaxhada.hadamard_transform(x)), atol=1e-13)
+
+
+def test_scale_default_is_inverse_sqrt_d():
+    x = jnp.ones((1, 4), jnp.float64)
+    np.testing.assert_allclose(np.asarray(jaxhada.hadamard_transform(x))[0],
+                               [4 / math.sqrt(4), 0, 0, 0])
+    np.testing.assert_allclose(
+        np.asarray(jaxhada.hadamard_transform(x, scale=1.0))[0], [4, 0, 0, 0])

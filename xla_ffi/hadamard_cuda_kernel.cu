@@ -1,0 +1,586 @@
+// CUDA kernels of the fast Walsh-Hadamard transform, their size traits and
+// the launcher declared in hadamard_cuda.h. Design and measurements:
+// docs/cuda_kernel_notes.md.
+//
+// Every path reads each element from device memory once and writes it once;
+// all butterflies run in Acc (float, or double for double) and the result is
+// scaled and rounded once, at the store. A butterfly on index bit b pairs
+// elements i and i^(1<<b) in place, so the stages may run in any order of
+// bits and the output lands in natural order.
+#include "hadamard_cuda.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+namespace jaxhada {
+namespace {
+
+// ---------------------------------------------------------------- numerics
+
+template <typename T>
+struct Num;
+template <>
+struct Num<__half> {
+  using Acc = float;
+  static __device__ __forceinline__ float ToAcc(__half x) { return __half2float(x); }
+  static __device__ __forceinline__ __half FromAcc(float x) { return __float2half_rn(x); }
+};
+template <>
+struct Num<__nv_bfloat16> {
+  using Acc = float;
+  static __device__ __forceinline__ float ToAcc(__nv_bfloat16 x) { return __bfloat162float(x); }
+  static __device__ __forceinline__ __nv_bfloat16 FromAcc(float x) { return __float2bfloat16_rn(x); }
+};
+template <>
+struct Num<float> {
+  using Acc = float;
+  static __device__ __forceinline__ float ToAcc(float x) { return x; }
+  static __device__ __forceinline__ float FromAcc(float x) { return x; }
+};
+template <>
+struct Num<double> {
+  using Acc = double;
+  static __device__ __forceinline__ double ToAcc(double x) { return x; }
+  static __device__ __forceinline__ double FromAcc(double x) { return x; }
+};
+
+constexpr int ConstLog2(int x) { return x <= 1 ? 0 : 1 + ConstLog2(x / 2); }
+constexpr int ConstMax(int a, int b) { return a > b ? a : b; }
+
+// Elements in one 16-byte access: the width of every vector load and store.
+template <typename T>
+constexpr int kVec = 16 / static_cast<int>(sizeof(T));
+
+// ------------------------------------------------- register-level building blocks
+
+// A 16-byte load into kVec<T> accumulators starting at v[first].
+template <typename T, int kN, typename Acc>
+__device__ __forceinline__ void LoadVec(const T* p, Acc (&v)[kN], int first) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+  for (int i = 0; i < kVec<T>; ++i) v[first + i] = Num<T>::ToAcc(e[i]);
+}
+
+// Scales, rounds once and writes kVec<T> accumulators from v[first] as one
+// 16-byte store.
+template <typename T, int kN, typename Acc>
+__device__ __forceinline__ void StoreVec(T* p, const Acc (&v)[kN], int first, Acc scale) {
+  alignas(16) T e[kVec<T>];
+#pragma unroll
+  for (int i = 0; i < kVec<T>; ++i) e[i] = Num<T>::FromAcc(v[first + i] * scale);
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e);
+}
+
+// Butterflies over every register-index bit k set in `mask`. Called only with
+// constant masks from fully unrolled code, so every v[] index is a
+// compile-time constant and v stays in registers.
+template <int kN, typename Acc>
+__device__ __forceinline__ void RegButterflies(Acc (&v)[kN], unsigned mask) {
+#pragma unroll
+  for (int k = 0; (1 << k) < kN; ++k) {
+    if (!((mask >> k) & 1u)) continue;
+#pragma unroll
+    for (int j = 0; j < kN; ++j) {
+      if (j & (1 << k)) continue;
+      const Acc a = v[j];
+      const Acc b = v[j | (1 << k)];
+      v[j] = a + b;
+      v[j | (1 << k)] = a - b;
+    }
+  }
+}
+
+// Butterflies across lanes for every lane bit set in `mask`. The upper lane of
+// a pair needs other - mine: fma(mine, -1, other) is that subtraction exactly
+// (the product is exact), so one FFMA per element replaces a select.
+template <int kN, typename Acc>
+__device__ __forceinline__ void LaneButterflies(Acc (&v)[kN], unsigned mask, int lane) {
+#pragma unroll
+  for (int b = 0; b < 5; ++b) {
+    if (!((mask >> b) & 1u)) continue;
+    const Acc sign = ((lane >> b) & 1) ? Acc(-1) : Acc(1);
+#pragma unroll
+    for (int j = 0; j < kN; ++j) {
+      const Acc other = __shfl_xor_sync(0xffffffffu, v[j], 1 << b);
+      v[j] = fma(v[j], sign, other);
+    }
+  }
+}
+
+// ------------------------------------------------------------ warp path
+// For d <= 1024 (f64: also <= 1024). A warp owns a contiguous tile of
+// 32 * kV elements: element bits [0, w) are a thread's 16-byte vector, bits
+// [w, w+5) the lane, bits above the vector's chunk number. Each lane's loads
+// are 16-byte and a warp's accesses for one chunk are 512 contiguous bytes.
+// Index bits below log2_d are transformed: vector and chunk bits in
+// registers, lane bits by shuffles; higher bits only select the row, so one
+// tile holds many short rows and tiny d needs no special case.
+
+template <typename T, int L>
+struct WarpTraits {
+  using Acc = typename Num<T>::Acc;
+  static constexpr int kW = kVec<T>;
+  static constexpr int kLogW = ConstLog2(kW);
+  // 32 accumulators a thread for 16-bit and f32 (4 or 8 loads in flight a
+  // thread); f64 keeps 32 too, so one warp tile still spans d = 1024.
+  static constexpr int kLogChunks = 5 - kLogW;
+  static constexpr int kV = kW << kLogChunks;
+  static constexpr int kTile = 32 * kV;
+  static constexpr int kThreads = 256;
+  static constexpr int RegBitToIdx(int k) { return k < kLogW ? k : k + 5; }
+  static constexpr unsigned RegMask() {
+    unsigned m = 0;
+    for (int k = 0; (1 << k) < kV; ++k)
+      if (RegBitToIdx(k) < L) m |= 1u << k;
+    return m;
+  }
+  static constexpr unsigned LaneMask() {
+    unsigned m = 0;
+    for (int b = 0; b < 5; ++b)
+      if (kLogW + b < L) m |= 1u << b;
+    return m;
+  }
+  static_assert(kV == 32, "32 accumulators a thread");
+  static_assert(L <= kLogW + 5 + kLogChunks, "a row must fit in one warp tile");
+  static_assert(kTile % (1 << L) == 0, "a tile holds whole rows");
+};
+
+template <typename T, int L>
+__global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
+    HadamardWarpKernel(const T* in, T* out, int64_t n, typename Num<T>::Acc scale) {
+  using Tr = WarpTraits<T, L>;
+  using Acc = typename Tr::Acc;
+  constexpr int kW = Tr::kW;
+  constexpr int kChunks = Tr::kV / kW;
+  const int lane = threadIdx.x & 31;
+  const int64_t first_warp = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) >> 5;
+  const int64_t num_warps = (int64_t{gridDim.x} * blockDim.x) >> 5;
+  // The loop bound and `full` depend on the tile only: warp-uniform, as the
+  // shuffles need.
+  for (int64_t tile = first_warp; tile * Tr::kTile < n; tile += num_warps) {
+    const int64_t base = tile * Tr::kTile + lane * kW;
+    const bool full = (tile + 1) * Tr::kTile <= n;
+    Acc v[Tr::kV];
+    if (full) {
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
+    } else {
+      // Only the last tile: rows past the end are zeros and never stored.
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c)
+#pragma unroll
+        for (int e = 0; e < kW; ++e) {
+          const int64_t i = base + c * 32 * kW + e;
+          v[c * kW + e] = i < n ? Num<T>::ToAcc(in[i]) : Acc(0);
+        }
+    }
+    RegButterflies(v, Tr::RegMask());
+    LaneButterflies(v, Tr::LaneMask(), lane);
+    if (full) {
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) StoreVec<T>(out + base + c * 32 * kW, v, c * kW, scale);
+    } else {
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c)
+#pragma unroll
+        for (int e = 0; e < kW; ++e) {
+          const int64_t i = base + c * 32 * kW + e;
+          if (i < n) out[i] = Num<T>::FromAcc(v[c * kW + e] * scale);
+        }
+    }
+  }
+}
+
+// ------------------------------------------------------------ block path
+// For 16-bit and f32 with d >= 2048: one block of d/32 threads transforms a
+// whole row, 32 float accumulators a thread, in three register phases joined
+// by two exchanges through shared memory X:
+//   P1: register bits [a1, a1+5), read from the staged row S;
+//   P2: register bits [w, w+5);
+//   P3: register bits [0, w) and [L-5+w, L), the layout of the 16-byte
+//       coalesced stores (thread t owns vector t of each of 32/W chunks).
+// P1 and P2 are chosen so that the three cover [0, L); bits seen twice are
+// transformed once. The grid is persistent: while a block computes row r,
+// cp.async streams row r + gridDim.x into S, so device memory stays busy
+// through the arithmetic even at one block per SM (d = 32768).
+
+// X is padded by one word after every 32: physical = x + x/32. Every warp
+// access pattern of the three maps below (lane bits {0..4}, {0..w-1} +
+// {w+5..9}, {w..w+4}) then hits 32 distinct banks, and since padding and
+// DropBit (which removes the split bit) are additive over disjoint bits,
+// each address is a per-thread base plus a compile-time constant: an
+// immediate offset, no per-access arithmetic.
+__host__ __device__ constexpr int Pad(int x) { return x + (x >> 5); }
+__host__ __device__ constexpr int DropBit(int x, int b) {
+  return b < 0 ? x : ((x & ((1 << b) - 1)) | ((x >> (b + 1)) << b));
+}
+
+// Register bits [A, A+5); thread bits fill the rest of [0, L) bottom up, so
+// the lane bits are index bits [0, 5) whenever A >= 5.
+template <int A>
+struct RangeMap {
+  static __device__ __forceinline__ int Base(int t) {
+    return (t & ((1 << A) - 1)) | ((t >> A) << (A + 5));
+  }
+  static constexpr int Off(int j) { return j << A; }
+  static constexpr int RegBitToIdx(int k) { return A + k; }
+  static constexpr int ThreadBit(int b) { return b < A ? b : (b >= A + 5 ? b - 5 : -1); }
+};
+
+// Register bits [0, W) and [Top, Top + 5 - W); thread t owns vector t.
+template <int kLogW, int kTop>
+struct VecMap {
+  static __device__ __forceinline__ int Base(int t) { return t << kLogW; }
+  static constexpr int Off(int j) {
+    return (j & ((1 << kLogW) - 1)) | ((j >> kLogW) << kTop);
+  }
+  static constexpr int RegBitToIdx(int k) { return k < kLogW ? k : kTop + k - kLogW; }
+  static constexpr int ThreadBit(int b) { return (b >= kLogW && b < kTop) ? b - kLogW : -1; }
+};
+
+// Highest index bit below L that is a warp-level thread bit (thread bit >= 5)
+// in both maps, or -1. Splitting an exchange on it halves X and keeps each
+// half's accesses warp-uniform.
+template <class M1, class M2>
+constexpr int SplitBit(int L) {
+  for (int b = L - 1; b >= 0; --b)
+    if (M1::ThreadBit(b) >= 5 && M2::ThreadBit(b) >= 5) return b;
+  return -1;
+}
+
+template <typename T, int L, bool kStaged>
+struct BlockTraits {
+  static constexpr int kD = 1 << L;
+  static constexpr int kW = kVec<T>;
+  static constexpr int kLogW = ConstLog2(kW);
+  static constexpr int kV = 32;
+  static constexpr int kThreads = kD / kV;
+  static constexpr int kA1 = ConstMax(5, L - 10 + kLogW);
+  static constexpr int kA2 = kLogW;
+  static constexpr int kTop = L - 5 + kLogW;
+  using P1 = RangeMap<kA1>;
+  using P2 = RangeMap<kA2>;
+  using P3 = VecMap<kLogW, kTop>;
+  // An index bit is transformed in the first phase that holds it in
+  // registers.
+  static constexpr bool InP1(int b) { return b >= kA1 && b < kA1 + 5; }
+  static constexpr bool InP2(int b) { return b >= kA2 && b < kA2 + 5; }
+  static constexpr unsigned MaskP2() {
+    unsigned m = 0;
+    for (int k = 0; k < 5; ++k)
+      if (!InP1(P2::RegBitToIdx(k))) m |= 1u << k;
+    return m;
+  }
+  static constexpr unsigned MaskP3() {
+    unsigned m = 0;
+    for (int k = 0; k < 5; ++k) {
+      const int b = P3::RegBitToIdx(k);
+      if (!InP1(b) && !InP2(b)) m |= 1u << k;
+    }
+    return m;
+  }
+  static constexpr bool Covers() {
+    for (int b = 0; b < L; ++b) {
+      bool reg3 = false;
+      for (int k = 0; k < 5; ++k) reg3 = reg3 || P3::RegBitToIdx(k) == b;
+      if (!InP1(b) && !InP2(b) && !reg3) return false;
+    }
+    return true;
+  }
+  // f32 at d >= 16384 halves X so that the staged row plus X stays at
+  // 97 KB (two blocks an SM at 16384) or 194 KB (32768).
+  static constexpr int kSplit1 = SplitBit<P1, P2>(L);
+  static constexpr int kSplit2 = SplitBit<P2, P3>(L);
+  static constexpr bool kSplitX = sizeof(T) == 4 && L >= 14;
+  static constexpr int kXParts = kSplitX ? 2 : 1;
+  static constexpr int kSmemS = kStaged ? kD * static_cast<int>(sizeof(T)) : 0;
+  static constexpr int kSmemX = Pad(kD / kXParts) * static_cast<int>(sizeof(float));
+  static constexpr int kSmem = kSmemS + kSmemX;
+  static constexpr int kMinBlocks = 32 / (kThreads / 32) > 0 ? 32 / (kThreads / 32) : 1;
+  static constexpr int kStageChunks = kD / kW / kThreads;  // 16-byte cp.async a thread
+
+  static_assert(sizeof(T) <= 4, "the block path accumulates in float");
+  static_assert(L >= 11 && L <= 15, "block path sizes");
+  static_assert(kThreads >= 64 && kThreads <= 1024, "block size");
+  static_assert(kA1 + 5 <= L && kA1 <= kA2 + 5 && kA2 >= 2, "phase ranges");
+  static_assert(Covers(), "the three phases must cover every index bit");
+  static_assert(P1::ThreadBit(0) == 0 && P1::ThreadBit(4) == 4,
+                "P1's lanes read 32 consecutive elements of S");
+  static_assert(!kSplitX || (kSplit1 >= 0 && kSplit2 >= 0), "warp-uniform split bits");
+  static_assert(kStageChunks * kThreads * kW == kD, "staging covers the row");
+  static_assert(kSmemS % 16 == 0, "X starts 16-byte aligned");
+  static_assert(kMinBlocks * kThreads <= 1024 * 2, "launch bounds");
+};
+
+
+// v (laid out by From) -> X -> v (laid out by To), the two halves of X in
+// turn when kSplit names a (warp-uniform) index bit.
+template <class From, class To, int kSplit>
+__device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t) {
+  const int bw = From::Base(t);
+  const int br = To::Base(t);
+  float* xw = X + Pad(DropBit(bw, kSplit));
+  const float* xr = X + Pad(DropBit(br, kSplit));
+  constexpr int kParts = kSplit < 0 ? 1 : 2;
+  constexpr int kBit = kSplit < 0 ? 0 : kSplit;
+#pragma unroll
+  for (int p = 0; p < kParts; ++p) {
+    __syncthreads();  // the previous reader of X is done
+    if (kSplit < 0 || ((bw >> kBit) & 1) == p) {
+#pragma unroll
+      for (int j = 0; j < 32; ++j) xw[Pad(DropBit(From::Off(j), kSplit))] = v[j];
+    }
+    __syncthreads();
+    if (kSplit < 0 || ((br >> kBit) & 1) == p) {
+#pragma unroll
+      for (int j = 0; j < 32; ++j) v[j] = xr[Pad(DropBit(To::Off(j), kSplit))];
+    }
+  }
+}
+
+__device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void CpAsyncWaitAll() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+template <typename T, int L, bool kStaged>
+__global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
+                                  BlockTraits<T, L, kStaged>::kMinBlocks)
+    HadamardBlockKernel(const T* in, T* out, int64_t rows, float scale) {
+  using Tr = BlockTraits<T, L, kStaged>;
+  using P1 = typename Tr::P1;
+  using P2 = typename Tr::P2;
+  using P3 = typename Tr::P3;
+  constexpr int kD = Tr::kD;
+  constexpr int kW = Tr::kW;
+  extern __shared__ uint4 smem[];
+  T* S = reinterpret_cast<T*>(smem);
+  float* X = reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + Tr::kSmemS);
+  const int t = threadIdx.x;
+
+  auto stage = [&](int64_t r) {
+    const T* src = in + r * kD;
+#pragma unroll
+    for (int k = 0; k < Tr::kStageChunks; ++k) {
+      const int c = (t + k * Tr::kThreads) * kW;
+      CpAsync16(S + c, src + c);
+    }
+    CpAsyncCommit();
+  };
+
+  int64_t row = blockIdx.x;
+  if constexpr (kStaged) {
+    if (row < rows) stage(row);
+  }
+  for (; row < rows; row += gridDim.x) {
+    float v[32];
+    const int b1 = P1::Base(t);
+    if constexpr (kStaged) {
+      CpAsyncWaitAll();
+      __syncthreads();
+#pragma unroll
+      for (int j = 0; j < 32; ++j) v[j] = Num<T>::ToAcc(S[b1 | P1::Off(j)]);
+      __syncthreads();  // S is free: stream the next row into it
+      if (row + gridDim.x < rows) stage(row + gridDim.x);
+    } else {
+      // Without room for S (devices with less shared memory): P1 reads
+      // device memory directly; its lanes still read 32 consecutive elements.
+      const T* src = in + row * kD;
+#pragma unroll
+      for (int j = 0; j < 32; ++j) v[j] = Num<T>::ToAcc(src[b1 | P1::Off(j)]);
+    }
+    RegButterflies(v, 0x1Fu);
+    Exchange<P1, P2, Tr::kSplitX ? Tr::kSplit1 : -1>(v, X, t);
+    RegButterflies(v, Tr::MaskP2());
+    Exchange<P2, P3, Tr::kSplitX ? Tr::kSplit2 : -1>(v, X, t);
+    RegButterflies(v, Tr::MaskP3());
+    T* dst = out + row * kD + P3::Base(t);
+#pragma unroll
+    for (int g = 0; g < 32 / kW; ++g) StoreVec<T>(dst + P3::Off(g * kW), v, g * kW, scale);
+  }
+}
+
+// --------------------------------------------------------- strided pass (f64)
+// f64 rows longer than 1024 take two passes: the warp path transforms each
+// 1024-element segment, then this kernel combines the 2^K segments of a row:
+// one thread a column (row, j), elements j + 1024 k. Consecutive threads take
+// consecutive j, so each access is coalesced. In place on `data`.
+
+constexpr int kSegLog2 = 10;
+
+template <typename T, int K>
+__global__ void __launch_bounds__(256)
+    HadamardStridedKernel(T* data, int64_t columns, typename Num<T>::Acc scale) {
+  using Acc = typename Num<T>::Acc;
+  constexpr int64_t kSeg = int64_t{1} << kSegLog2;
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < columns; c += stride) {
+    T* p = data + (c >> kSegLog2) * (kSeg << K) + (c & (kSeg - 1));
+    Acc v[1 << K];
+#pragma unroll
+    for (int k = 0; k < (1 << K); ++k) v[k] = Num<T>::ToAcc(p[k * kSeg]);
+    RegButterflies(v, (1u << K) - 1);
+#pragma unroll
+    for (int k = 0; k < (1 << K); ++k) p[k * kSeg] = Num<T>::FromAcc(v[k] * scale);
+  }
+}
+
+// ------------------------------------------------------------ launchers
+
+// Blocks for a grid-stride kernel: enough to cover the work, capped so that
+// the index arithmetic and gridDim.x stay far from their limits.
+inline unsigned GridFor(int64_t work_items, int per_block) {
+  const int64_t blocks = (work_items + per_block - 1) / per_block;
+  constexpr int64_t kCap = int64_t{1} << 24;
+  return static_cast<unsigned>(blocks < kCap ? (blocks < 1 ? 1 : blocks) : kCap);
+}
+
+template <typename T, int L>
+cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
+                       typename Num<T>::Acc scale) {
+  using Tr = WarpTraits<T, L>;
+  const int64_t n = rows << L;
+  const int64_t tiles = (n + Tr::kTile - 1) / Tr::kTile;
+  HadamardWarpKernel<T, L><<<GridFor(tiles, Tr::kThreads / 32), Tr::kThreads, 0, stream>>>(
+      in, out, n, scale);
+  return cudaGetLastError();
+}
+
+constexpr int kMaxDevices = 64;
+
+// Resident blocks an SM, once per (kernel, device): the persistent grid is
+// exactly one wave. Not a stream operation, so graph capture is unaffected.
+template <typename T, int L, bool kStaged>
+cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
+                        int device, int sms) {
+  using Tr = BlockTraits<T, L, kStaged>;
+  auto kernel = HadamardBlockKernel<T, L, kStaged>;
+  // Per call: the attribute belongs to the current device's context.
+  cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
+  if (err != cudaSuccess) return err;
+  static std::atomic<int> cached[kMaxDevices] = {};
+  int per_sm = device < kMaxDevices ? cached[device].load(std::memory_order_relaxed) : 0;
+  if (per_sm <= 0) {
+    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Tr::kThreads, Tr::kSmem);
+    if (err != cudaSuccess) return err;
+    if (per_sm <= 0) return cudaErrorInvalidConfiguration;
+    if (device < kMaxDevices) cached[device].store(per_sm, std::memory_order_relaxed);
+  }
+  const int64_t wave = int64_t{per_sm} * sms;
+  const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
+  kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
+  return cudaGetLastError();
+}
+
+template <typename T, int L>
+cudaError_t LaunchBlock(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
+                        int smem_limit) {
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return err;
+  int sms = 0;
+  err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (err != cudaSuccess) return err;
+  if (smem_limit < 0) {
+    err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (err != cudaSuccess) return err;
+  }
+  if (BlockTraits<T, L, true>::kSmem <= smem_limit)
+    return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device, sms);
+  if (BlockTraits<T, L, false>::kSmem <= smem_limit)
+    return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device, sms);
+  return cudaErrorInvalidConfiguration;
+}
+
+template <typename T, int L>
+cudaError_t LaunchTwoPass(cudaStream_t stream, const T* in, T* out, int64_t rows, double scale) {
+  constexpr int K = L - kSegLog2;
+  static_assert(K >= 1 && K <= 5, "two-pass sizes");
+  cudaError_t err = LaunchWarp<T, kSegLog2>(stream, in, out, rows << K, 1.0);
+  if (err != cudaSuccess) return err;
+  const int64_t columns = rows << kSegLog2;
+  HadamardStridedKernel<T, K><<<GridFor(columns, 256), 256, 0, stream>>>(out, columns, scale);
+  return cudaGetLastError();
+}
+
+// Which path each (T, log2 d) takes.
+template <typename T, int L>
+cudaError_t LaunchFor(cudaStream_t stream, const T* in, T* out, int64_t rows, double scale,
+                      int smem_limit) {
+  if constexpr (L <= 10) {
+    return LaunchWarp<T, L>(stream, in, out, rows, static_cast<typename Num<T>::Acc>(scale));
+  } else if constexpr (std::is_same_v<T, double>) {
+    return LaunchTwoPass<T, L>(stream, in, out, rows, scale);
+  } else {
+    return LaunchBlock<T, L>(stream, in, out, rows, static_cast<float>(scale), smem_limit);
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+// The launcher with the shared-memory budget as a parameter (-1: the
+// device's), so that a test can take the path of a smaller GPU.
+template <typename T>
+cudaError_t LaunchHadamardTransformWithSmemLimit(cudaStream_t stream, const T* in, T* out,
+                                                 int64_t rows, int log2_d, double scale,
+                                                 int smem_limit) {
+  if (log2_d < 0 || log2_d > 15 || rows < 0) return cudaErrorInvalidValue;
+  if (rows == 0) return cudaSuccess;
+  if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
+  if ((reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) % 16 != 0)
+    return cudaErrorInvalidValue;
+  switch (log2_d) {
+#define JAXHADA_CASE(L) \
+  case L:               \
+    return LaunchFor<T, L>(stream, in, out, rows, scale, smem_limit);
+    JAXHADA_CASE(0)
+    JAXHADA_CASE(1)
+    JAXHADA_CASE(2)
+    JAXHADA_CASE(3)
+    JAXHADA_CASE(4)
+    JAXHADA_CASE(5)
+    JAXHADA_CASE(6)
+    JAXHADA_CASE(7)
+    JAXHADA_CASE(8)
+    JAXHADA_CASE(9)
+    JAXHADA_CASE(10)
+    JAXHADA_CASE(11)
+    JAXHADA_CASE(12)
+    JAXHADA_CASE(13)
+    JAXHADA_CASE(14)
+    JAXHADA_CASE(15)
+#undef JAXHADA_CASE
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace detail
+
+template <typename T>
+cudaError_t LaunchHadamardTransform(cudaStream_t stream, const T* in, T* out, int64_t rows,
+                                    int log2_d, double scale) {
+  return detail::LaunchHadamardTransformWithSmemLimit<T>(stream, in, out, rows, log2_d, scale,
+                                                         -1);
+}
+
+template cudaError_t LaunchHadamardTransform<__half>(cudaStream_t, const __half*, __half*,
+                                                     int64_t, int, double);
+template cudaError_t LaunchHadamardTransform<__nv_bfloat16>(cudaStream_t, const __nv_bfloat16*,
+                                                            __nv_bfloat16*, int64_t, int, double);
+template cudaError_t LaunchHadamardTransform<float>(cudaStream_t, const float*, float*, int64_t,
+                                                    int, double);
+template cudaError_t LaunchHadamardTransform<double>(cudaStream_t, const double*, double*, int64_t,
+                                                     int, double);
+
+}  // namespace jaxhada
