@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from ._hadamard import hadamard_transform
+from . import hadamard_transform
 
 __all__ = ["QMAX", "dequantize_int4", "quantize_int4", "rotate_qk"]
 
