@@ -232,26 +232,28 @@ struct RangeMap {
   static constexpr int ThreadBit(int b) { return b < A ? b : (b >= A + 5 ? b - 5 : -1); }
 };
 
-// Register bits [0, W) and [Top, Top + 5 - W); thread t owns vector t.
-template <int kLogW, int kTop>
+// Register bits [0, W) and [Top, Top + 5 - W); thread t owns vector t, with
+// thread bits kSwapA and kSwapB (warp-level, or -1) exchanged. The swap only
+// changes which warp stores which 512-byte segment; it lets the split
+// exchange into this map keep the split bit at the same thread bit as in P2.
+template <int kLogW, int kTop, int kSwapA, int kSwapB>
 struct VecMap {
-  static __device__ __forceinline__ int Base(int t) { return t << kLogW; }
+  static __device__ __forceinline__ int Base(int t) {
+    if constexpr (kSwapA >= 0) {
+      const int x = ((t >> kSwapA) ^ (t >> kSwapB)) & 1;
+      t ^= (x << kSwapA) | (x << kSwapB);
+    }
+    return t << kLogW;
+  }
   static constexpr int Off(int j) {
     return (j & ((1 << kLogW) - 1)) | ((j >> kLogW) << kTop);
   }
   static constexpr int RegBitToIdx(int k) { return k < kLogW ? k : kTop + k - kLogW; }
-  static constexpr int ThreadBit(int b) { return (b >= kLogW && b < kTop) ? b - kLogW : -1; }
+  static constexpr int ThreadBit(int b) {
+    const int tb = (b >= kLogW && b < kTop) ? b - kLogW : -1;
+    return tb < 0 ? tb : (tb == kSwapA ? kSwapB : (tb == kSwapB ? kSwapA : tb));
+  }
 };
-
-// Highest index bit below L that is a warp-level thread bit (thread bit >= 5)
-// in both maps, or -1. Splitting an exchange on it halves X and keeps each
-// half's accesses warp-uniform.
-template <class M1, class M2>
-constexpr int SplitBit(int L) {
-  for (int b = L - 1; b >= 0; --b)
-    if (M1::ThreadBit(b) >= 5 && M2::ThreadBit(b) >= 5) return b;
-  return -1;
-}
 
 template <typename T, int L, bool kStaged>
 struct BlockTraits {
@@ -263,9 +265,17 @@ struct BlockTraits {
   static constexpr int kA1 = ConstMax(5, L - 10 + kLogW);
   static constexpr int kA2 = kLogW;
   static constexpr int kTop = L - 5 + kLogW;
+  // f32 at d >= 16384 halves X so that the staged row plus X stays at
+  // 97 KB (two blocks an SM at 16384) or 194 KB (32768). Each exchange then
+  // runs in two halves split on an index bit that is the same warp-level
+  // thread bit in both maps, so a thread writes and reads in the same half and
+  // never overwrites registers it has not yet written out.
+  static constexpr bool kSplitX = sizeof(T) == 4 && L >= 14;
+  static constexpr int kSplit1 = kSplitX ? L - 1 : -1;
+  static constexpr int kSplit2 = kSplitX ? kTop - 1 : -1;
   using P1 = RangeMap<kA1>;
   using P2 = RangeMap<kA2>;
-  using P3 = VecMap<kLogW, kTop>;
+  using P3 = VecMap<kLogW, kTop, kSplitX ? kSplit2 - 5 : -1, kSplitX ? kSplit2 - kLogW : -1>;
   // An index bit is transformed in the first phase that holds it in
   // registers.
   static constexpr bool InP1(int b) { return b >= kA1 && b < kA1 + 5; }
@@ -292,11 +302,6 @@ struct BlockTraits {
     }
     return true;
   }
-  // f32 at d >= 16384 halves X so that the staged row plus X stays at
-  // 97 KB (two blocks an SM at 16384) or 194 KB (32768).
-  static constexpr int kSplit1 = SplitBit<P1, P2>(L);
-  static constexpr int kSplit2 = SplitBit<P2, P3>(L);
-  static constexpr bool kSplitX = sizeof(T) == 4 && L >= 14;
   static constexpr int kXParts = kSplitX ? 2 : 1;
   static constexpr int kSmemS = kStaged ? kD * static_cast<int>(sizeof(T)) : 0;
   static constexpr int kSmemX = Pad(kD / kXParts) * static_cast<int>(sizeof(float));
@@ -311,7 +316,11 @@ struct BlockTraits {
   static_assert(Covers(), "the three phases must cover every index bit");
   static_assert(P1::ThreadBit(0) == 0 && P1::ThreadBit(4) == 4,
                 "P1's lanes read 32 consecutive elements of S");
-  static_assert(!kSplitX || (kSplit1 >= 0 && kSplit2 >= 0), "warp-uniform split bits");
+  static_assert(!kSplitX || (P1::ThreadBit(kSplit1) >= 5 &&
+                             P1::ThreadBit(kSplit1) == P2::ThreadBit(kSplit1) &&
+                             P2::ThreadBit(kSplit2) >= 5 &&
+                             P2::ThreadBit(kSplit2) == P3::ThreadBit(kSplit2)),
+                "split bits: warp-uniform and the same thread bit on both sides");
   static_assert(kStageChunks * kThreads * kW == kD, "staging covers the row");
   static_assert(kSmemS % 16 == 0, "X starts 16-byte aligned");
   static_assert(kMinBlocks * kThreads <= 1024 * 2, "launch bounds");
@@ -320,7 +329,9 @@ struct BlockTraits {
 
 // v (laid out by From) -> X -> v (laid out by To), the two halves of X in
 // turn when kSplit names a (warp-uniform) index bit.
-template <class From, class To, int kSplit>
+// kLeadSync = false when a barrier since the last read of X is already
+// guaranteed (the staged kernel's barrier after reading S).
+template <class From, class To, int kSplit, bool kLeadSync>
 __device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t) {
   const int bw = From::Base(t);
   const int br = To::Base(t);
@@ -328,9 +339,10 @@ __device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t) {
   const float* xr = X + Pad(DropBit(br, kSplit));
   constexpr int kParts = kSplit < 0 ? 1 : 2;
   constexpr int kBit = kSplit < 0 ? 0 : kSplit;
-#pragma unroll
+  // Not unrolled: the second half reuses the first half's registers.
+#pragma unroll 1
   for (int p = 0; p < kParts; ++p) {
-    __syncthreads();  // the previous reader of X is done
+    if (kLeadSync || p > 0) __syncthreads();  // the previous reader of X is done
     if (kSplit < 0 || ((bw >> kBit) & 1) == p) {
 #pragma unroll
       for (int j = 0; j < 32; ++j) xw[Pad(DropBit(From::Off(j), kSplit))] = v[j];
@@ -397,9 +409,9 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
       for (int j = 0; j < 32; ++j) v[j] = Num<T>::ToAcc(src[b1 | P1::Off(j)]);
     }
     RegButterflies(v, 0x1Fu);
-    Exchange<P1, P2, Tr::kSplitX ? Tr::kSplit1 : -1>(v, X, t);
+    Exchange<P1, P2, Tr::kSplit1, !kStaged>(v, X, t);
     RegButterflies(v, Tr::MaskP2());
-    Exchange<P2, P3, Tr::kSplitX ? Tr::kSplit2 : -1>(v, X, t);
+    Exchange<P2, P3, Tr::kSplit2, true>(v, X, t);
     RegButterflies(v, Tr::MaskP3());
     T* dst = out + row * kD + P3::Base(t);
 #pragma unroll
