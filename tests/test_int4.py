@@ -129,8 +129,9 @@ def test_rotation_preserves_scores(d):
     q = jnp.asarray(rng.standard_normal((4, 16, d)), jnp.float32)
     k = _outlier_keys(rng, (4, 32, d), outliers=(3, d - 7))
     q_rot, k_rot = rotate_qk(q, k)
-    scores = jnp.einsum("hqd,hkd->hqk", q, k)
-    rotated = jnp.einsum("hqd,hkd->hqk", q_rot, k_rot)
+    # HIGHEST: on GPUs the default float32 matmul is TF32-like (~1e-3).
+    scores = jnp.einsum("hqd,hkd->hqk", q, k, precision="highest")
+    rotated = jnp.einsum("hqd,hkd->hqk", q_rot, k_rot, precision="highest")
     np.testing.assert_allclose(rotated, scores, rtol=1e-4,
                                atol=1e-5 * float(jnp.abs(scores).max()))
     np.testing.assert_allclose(k_rot, jaxhada.hadamard_transform(k))
