@@ -22,15 +22,18 @@
 
 #include "float16_convert.h"
 
+// CMake compiles this file once per instruction set, naming the namespace.
+#ifndef JAXHADA_CPU_ISA
+#define JAXHADA_CPU_ISA baseline
+#endif
+
 namespace jaxhada {
+namespace JAXHADA_CPU_ISA {
 namespace {
 
 // Elements of one L1-resident block: 2048 floats = 8 KiB, a quarter of a
 // typical 32 KiB L1d, leaving room for the streams being read and written.
 constexpr int kLog2L1Block = 11;
-// Elements per work item when rows are short: 16 KiB of floats, so scheduling
-// overhead is amortised but the tile still sits in L1/L2.
-constexpr int kLog2MinTile = 12;
 
 template <typename T>
 struct Storage {
@@ -174,16 +177,12 @@ void TransformTile(const T* in, T* out, int64_t n, int log2_d, double scale,
 
 }  // namespace
 
-int64_t RowsPerWorkItem(int log2_d) {
-  return log2_d >= kLog2MinTile ? 1 : int64_t{1} << (kLog2MinTile - log2_d);
-}
-
 template <typename T>
 void HadamardRowsCpu(const T* in, T* out, int64_t row_begin, int64_t row_end,
                      int log2_d, double scale) {
   using Acc = typename Storage<T>::Acc;
   const int64_t d = int64_t{1} << log2_d;
-  const int64_t tile_rows = RowsPerWorkItem(log2_d);
+  const int64_t tile_rows = jaxhada::RowsPerWorkItem(log2_d);
   std::unique_ptr<Acc[]> scratch;
   if constexpr (!std::is_same_v<T, Acc>) {
     scratch.reset(new Acc[static_cast<size_t>(tile_rows * d)]);
@@ -204,4 +203,5 @@ template void HadamardRowsCpu<float>(const float*, float*, int64_t, int64_t,
 template void HadamardRowsCpu<double>(const double*, double*, int64_t,
                                       int64_t, int, double);
 
+}  // namespace JAXHADA_CPU_ISA
 }  // namespace jaxhada

@@ -14,16 +14,43 @@ struct Bfloat16Bits {
   uint16_t bits;
 };
 
+// The kernel is compiled twice: for the x86-64 baseline (SSE2) and, on
+// x86-64, for AVX2. HadamardRowsCpu picks at run time, so the extension runs
+// on any x86-64 and uses 8-wide vectors where the CPU has them.
+#define JAXHADA_DECLARE_CPU_KERNEL(isa)                                     \
+  namespace isa {                                                           \
+  template <typename T>                                                     \
+  void HadamardRowsCpu(const T* in, T* out, int64_t row_begin,              \
+                       int64_t row_end, int log2_d, double scale);          \
+  }
+JAXHADA_DECLARE_CPU_KERNEL(baseline)
+JAXHADA_DECLARE_CPU_KERNEL(avx2)
+#undef JAXHADA_DECLARE_CPU_KERNEL
+
 // Transforms rows [row_begin, row_end) of a contiguous (rows, 2^log2_d)
 // array. `in` and `out` may be the same buffer. 16-bit types accumulate in
 // float and round once at the store; float64 stays in float64.
 template <typename T>
 void HadamardRowsCpu(const T* in, T* out, int64_t row_begin, int64_t row_end,
-                     int log2_d, double scale);
+                     int log2_d, double scale) {
+#if defined(JAXHADA_HAVE_AVX2_KERNEL)
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  if (has_avx2) {
+    avx2::HadamardRowsCpu(in, out, row_begin, row_end, log2_d, scale);
+    return;
+  }
+#endif
+  baseline::HadamardRowsCpu(in, out, row_begin, row_end, log2_d, scale);
+}
 
 // Rows per work item such that a work item fills the L1/L2-friendly tile:
 // short rows are grouped, so a huge batch of d = 16 rows is not scheduled
 // row by row.
-int64_t RowsPerWorkItem(int log2_d);
+// 2^12 floats = 16 KiB per item: scheduling overhead is amortised while the
+// tile still sits in L1/L2.
+inline int64_t RowsPerWorkItem(int log2_d) {
+  constexpr int kLog2MinTile = 12;
+  return log2_d >= kLog2MinTile ? 1 : int64_t{1} << (kLog2MinTile - log2_d);
+}
 
 }  // namespace jaxhada

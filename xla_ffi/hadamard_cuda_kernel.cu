@@ -331,8 +331,10 @@ struct BlockTraits {
 // turn when kSplit names a (warp-uniform) index bit.
 // kLeadSync = false when a barrier since the last read of X is already
 // guaranteed (the staged kernel's barrier after reading S).
-template <class From, class To, int kSplit, bool kLeadSync>
-__device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t) {
+// `after_mid` runs once, right after the first barrier that follows the
+// writes to X: every thread has then finished what it did before the call.
+template <class From, class To, int kSplit, bool kLeadSync, class F>
+__device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t, F&& after_mid) {
   const int bw = From::Base(t);
   const int br = To::Base(t);
   float* xw = X + Pad(DropBit(bw, kSplit));
@@ -348,6 +350,7 @@ __device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t) {
       for (int j = 0; j < 32; ++j) xw[Pad(DropBit(From::Off(j), kSplit))] = v[j];
     }
     __syncthreads();
+    if (p == 0) after_mid();
     if (kSplit < 0 || ((br >> kBit) & 1) == p) {
 #pragma unroll
       for (int j = 0; j < 32; ++j) v[j] = xr[Pad(DropBit(To::Off(j), kSplit))];
@@ -399,8 +402,9 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
       __syncthreads();
 #pragma unroll
       for (int j = 0; j < 32; ++j) v[j] = Num<T>::ToAcc(S[b1 | P1::Off(j)]);
-      __syncthreads();  // S is free: stream the next row into it
-      if (row + gridDim.x < rows) stage(row + gridDim.x);
+      // S is free once every thread is past the first barrier of the first
+      // exchange: the next row is streamed in from there (no barrier of its
+      // own).
     } else {
       // Without room for S (devices with less shared memory): P1 reads
       // device memory directly; its lanes still read 32 consecutive elements.
@@ -409,9 +413,13 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
       for (int j = 0; j < 32; ++j) v[j] = Num<T>::ToAcc(src[b1 | P1::Off(j)]);
     }
     RegButterflies(v, 0x1Fu);
-    Exchange<P1, P2, Tr::kSplit1, !kStaged>(v, X, t);
+    Exchange<P1, P2, Tr::kSplit1, !kStaged>(v, X, t, [&] {
+      if constexpr (kStaged) {
+        if (row + gridDim.x < rows) stage(row + gridDim.x);
+      }
+    });
     RegButterflies(v, Tr::MaskP2());
-    Exchange<P2, P3, Tr::kSplit2, true>(v, X, t);
+    Exchange<P2, P3, Tr::kSplit2, true>(v, X, t, [] {});
     RegButterflies(v, Tr::MaskP3());
     T* dst = out + row * kD + P3::Base(t);
 #pragma unroll
