@@ -61,29 +61,28 @@ def _chain(step: Callable, steps: int) -> Callable:
     return jax.jit(run, donate_argnums=0)
 
 
+def _median_seconds(fn, x, operands, repeats, *, donated) -> float:
+    """Median wall time of fn(x, *operands). A donating fn consumes its input,
+    so each call is then fed the previous call's output."""
+    y = jax.block_until_ready(fn(x, *operands))  # compile and warm up
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        y = jax.block_until_ready(fn(y if donated else x, *operands))
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
 def time_per_step(step: Callable, x: jax.Array, *operands, repeats: int = 7) -> float:
     """Seconds per application of `step(x, *operands)`, dispatch overhead
     removed. Large operands (a dense matrix) are passed, not closed over, so
     they are not baked into the program as constants."""
 
     if x.devices().pop().platform == "cpu":
-        call = jax.jit(step)
-        jax.block_until_ready(call(x, *operands))  # compile and warm up
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            jax.block_until_ready(call(x, *operands))
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
+        return _median_seconds(jax.jit(step), x, operands, repeats, donated=False)
 
-    def median_seconds(fn):
-        y = jax.block_until_ready(fn(jnp.copy(x), *operands))  # compile, warm up
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            y = jax.block_until_ready(fn(y, *operands))
-            samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
+    def median_seconds(chain):
+        return _median_seconds(chain, jnp.copy(x), operands, repeats, donated=True)
 
     few = median_seconds(_chain(step, _FEW_STEPS))
     many = median_seconds(_chain(step, _MANY_STEPS))

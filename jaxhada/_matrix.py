@@ -15,18 +15,21 @@ from ._limits import check_transform_length
 _NORMALIZED_CACHE: dict[tuple[int, np.dtype, str], jax.Array] = {}
 
 
-@functools.lru_cache(maxsize=None)
-def sign_matrix(d: int, dtype: np.dtype) -> np.ndarray:
-    """The Sylvester matrix H_d with entries +-1 (exact in every float dtype).
-
-    H[i, j] = (-1) ** popcount(i & j), built by Kronecker doubling in int8 so
-    that even d = 32768 needs d*d bytes, not d*d int64 words. Read-only: it is
-    shared by every caller.
-    """
+def _sylvester_signs(d: int) -> np.ndarray:
+    """H[i, j] = (-1) ** popcount(i & j) as int8, by Kronecker doubling, so
+    that even d = 32768 needs d*d bytes, not d*d int64 words."""
     h = np.ones((1, 1), dtype=np.int8)
     while h.shape[0] < d:
         h = np.block([[h, h], [h, -h]])
-    out = h.astype(dtype)
+    return h
+
+
+@functools.lru_cache(maxsize=None)
+def sign_matrix(d: int, dtype: np.dtype) -> np.ndarray:
+    """The +-1 Sylvester matrix in `dtype` (exact in every float dtype), for
+    the dense lowering's small factors. Cached and read-only: it is shared by
+    every caller."""
+    out = _sylvester_signs(d).astype(dtype)
     out.setflags(write=False)
     return out
 
@@ -49,7 +52,9 @@ def hadamard_matrix(d: int, dtype=jnp.float32) -> jax.Array:
     cached = _NORMALIZED_CACHE.get(key)
     if cached is None:
         entry = np.asarray(1.0 / math.sqrt(d), dtype=np.float64).astype(dtype)
-        host = sign_matrix(d, dtype) * entry
+        # Not through sign_matrix's cache: a d = 32768 matrix is 4 GiB, and
+        # the device copy below is the one worth keeping.
+        host = _sylvester_signs(d).astype(dtype) * entry
         cached = jax.device_put(host, jax.devices(backend)[0])
         _NORMALIZED_CACHE[key] = cached
     return cached

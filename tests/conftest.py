@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 import scipy.linalg  # noqa: E402
 
 from jaxhada import _hadamard, build_info  # noqa: E402
+from jaxhada._bench import relative_error  # noqa: E402
 
 # Relative L2 error bounds vs float64 (DEVELOPERS.md).
 BOUNDS = {
@@ -67,11 +68,6 @@ def reference(x, scale=None):
     d = x.shape[-1]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     return (x @ sylvester(d)) * scale
-
-
-def relative_error(y, ref):
-    y = np.asarray(y, dtype=np.float64)
-    return float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
 
 
 def assert_close_to_reference(y, x, scale=None, dtype=None):

@@ -10,13 +10,15 @@
 #include <string>
 
 #include "hadamard_cpu_kernel.h"
-#include "hadamard_limits.h"
+#include "hadamard_ffi_checks.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace jaxhada {
 namespace {
+
+constexpr char kTarget[] = "jaxhada_hadamard_cpu";
 
 // Below this many elements a second thread costs more to wake than it saves.
 constexpr int64_t kMinElementsPerThread = int64_t{1} << 16;
@@ -83,24 +85,13 @@ void TransformAllRows(ffi::ThreadPool& pool, const T* in, T* out, int64_t rows,
 
 ffi::Error HadamardCpuImpl(ffi::ThreadPool pool, ffi::AnyBuffer x,
                            ffi::Result<ffi::AnyBuffer> y, double scale) {
-  const auto dims = x.dimensions();
-  if (dims.size() == 0) {
-    return ffi::Error::InvalidArgument(
-        "jaxhada_hadamard_cpu: input must have rank >= 1");
+  TransformShape shape;
+  if (ffi::Error error = CheckTransformBuffers(kTarget, x, *y, shape);
+      error.failure()) {
+    return error;
   }
-  const int64_t d = dims.back();
-  const int log2_d = Log2IfSupported(d);
-  if (log2_d < 0) {
-    return ffi::Error::InvalidArgument(
-        "jaxhada_hadamard_cpu: last dimension must be a power of two <= " +
-        std::to_string(kMaxDim) + ", got " + std::to_string(d));
-  }
-  if (y->element_type() != x.element_type() ||
-      y->element_count() != x.element_count()) {
-    return ffi::Error::InvalidArgument(
-        "jaxhada_hadamard_cpu: result must match the input's shape and dtype");
-  }
-  const int64_t rows = d == 0 ? 0 : static_cast<int64_t>(x.element_count()) / d;
+  const int64_t rows = shape.rows;
+  const int log2_d = shape.log2_d;
   if (rows == 0) return ffi::Error::Success();
   switch (x.element_type()) {
     case ffi::DataType::F16:
@@ -121,10 +112,7 @@ ffi::Error HadamardCpuImpl(ffi::ThreadPool pool, ffi::AnyBuffer x,
                        rows, log2_d, scale);
       break;
     default:
-      return ffi::Error::InvalidArgument(
-          "jaxhada_hadamard_cpu: unsupported dtype (expected f16, bf16, f32 or "
-          "f64), got XLA type " +
-          std::to_string(static_cast<int>(x.element_type())));
+      return UnsupportedDtype(kTarget, x.element_type());
   }
   return ffi::Error::Success();
 }

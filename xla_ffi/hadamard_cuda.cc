@@ -9,13 +9,15 @@
 #include <string>
 
 #include "hadamard_cuda.h"
-#include "hadamard_limits.h"
+#include "hadamard_ffi_checks.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace jaxhada {
 namespace {
+
+constexpr char kTarget[] = "jaxhada_hadamard_cuda";
 
 template <typename T>
 ffi::Error Launch(cudaStream_t stream, ffi::AnyBuffer x,
@@ -34,25 +36,13 @@ ffi::Error Launch(cudaStream_t stream, ffi::AnyBuffer x,
 
 ffi::Error HadamardCudaImpl(cudaStream_t stream, ffi::AnyBuffer x,
                             ffi::Result<ffi::AnyBuffer> y, double scale) {
-  const auto dims = x.dimensions();
-  if (dims.size() == 0) {
-    return ffi::Error::InvalidArgument(
-        "jaxhada_hadamard_cuda: input must have rank >= 1");
+  TransformShape shape;
+  if (ffi::Error error = CheckTransformBuffers(kTarget, x, *y, shape);
+      error.failure()) {
+    return error;
   }
-  const int64_t d = dims.back();
-  const int log2_d = Log2IfSupported(d);
-  if (log2_d < 0) {
-    return ffi::Error::InvalidArgument(
-        "jaxhada_hadamard_cuda: last dimension must be a power of two <= " +
-        std::to_string(kMaxDim) + ", got " + std::to_string(d));
-  }
-  if (y->element_type() != x.element_type() ||
-      y->element_count() != x.element_count()) {
-    return ffi::Error::InvalidArgument(
-        "jaxhada_hadamard_cuda: result must match the input's shape and "
-        "dtype");
-  }
-  const int64_t rows = static_cast<int64_t>(x.element_count()) / d;
+  const int64_t rows = shape.rows;
+  const int log2_d = shape.log2_d;
   if (rows == 0) return ffi::Error::Success();
   switch (x.element_type()) {
     case ffi::DataType::F16:
@@ -64,10 +54,7 @@ ffi::Error HadamardCudaImpl(cudaStream_t stream, ffi::AnyBuffer x,
     case ffi::DataType::F64:
       return Launch<double>(stream, x, y, rows, log2_d, scale);
     default:
-      return ffi::Error::InvalidArgument(
-          "jaxhada_hadamard_cuda: unsupported dtype (expected f16, bf16, f32 "
-          "or f64), got XLA type " +
-          std::to_string(static_cast<int>(x.element_type())));
+      return UnsupportedDtype(kTarget, x.element_type());
   }
 }
 
