@@ -67,6 +67,9 @@ def build_info() -> dict:
     ``info["cpu"]`` / ``info["cuda"]`` say whether that kernel was compiled in;
     ``info["lowering"]`` maps each platform to its lowering: the FFI custom
     call target's name, or ``"dense"`` (the jitted matmul every platform has).
+    ``info["cpu_kernel_isa"]`` names the CPU kernel build this machine runs
+    (``"avx2"`` or ``"baseline"``; ``JAXHADA_CPU_ISA=baseline`` forces the
+    latter).
     """
     cuda_arches = getattr(_extension, "cuda_architectures", "") if _extension else ""
     return {
@@ -77,6 +80,7 @@ def build_info() -> dict:
             "cuda": TARGETS.get("cuda", "dense"),
             "other": "dense",
         },
+        "cpu_kernel_isa": _extension.cpu_kernel_isa() if _extension else None,
         "cuda_architectures": cuda_arches,
         "ffi_api_version": {
             "built": built_ffi_api_version(),

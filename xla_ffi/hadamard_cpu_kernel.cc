@@ -1,26 +1,34 @@
-// CPU fast Walsh-Hadamard transform.
+// CPU fast Walsh-Hadamard transform, on SIMD vectors of the accumulator type.
 //
-// Plan for one work item (a run of whole rows, contiguous in memory):
-//   1. load + widen + the first three butterfly stages (radix 8) in registers,
-//      written to an accumulator tile (the output itself for f32/f64);
-//   2. the stages whose partners lie within an L1-sized block, block by block;
-//   3. the remaining stages over the whole tile, two at a time (radix 4), so
-//      an L2-resident row of 32768 floats is swept 3 times, not 12;
-//   4. scale + round once + store.
 // A butterfly stage of span h pairs element j with j + h inside blocks of 2h.
 // Such blocks never straddle a row boundary (2h <= d), so a tile of many short
 // rows is transformed as if it were one long array: short rows cost no
-// per-row overhead. The inner loops run over contiguous j and vectorise with
-// the baseline SSE2 of any x86-64 (no -march flags).
+// per-row overhead. Plan for one tile (whole rows, contiguous in memory):
+//   1. First pass, straight from the input: a group of 8 vectors is loaded
+//      (and widened), the spans inside a vector are done with lane shuffles,
+//      the spans of 1, 2 and 4 vectors across the 8 registers. That is the
+//      whole transform for d <= 8 vectors (64 floats with AVX2): one read,
+//      one write, the scale applied on the way out.
+//   2. Larger d: the remaining spans three at a time (radix 8: eight vector
+//      streams, eight registers), first inside L1-sized blocks, then over the
+//      whole tile, which a row of 32768 floats keeps in L2.
+//   3. The last sweep scales, rounds once and stores; there is no separate
+//      scale pass.
+// Vectors are GCC vector extensions: the baseline build gets SSE2's 16 bytes,
+// the AVX2 build 32 bytes, from the same source.
 #include "hadamard_cpu_kernel.h"
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <type_traits>
-#include <vector>
 
 #include "float16_convert.h"
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 // CMake compiles this file once per instruction set, naming the namespace.
 #ifndef JAXHADA_CPU_ISA
@@ -31,147 +39,311 @@ namespace jaxhada {
 namespace JAXHADA_CPU_ISA {
 namespace {
 
-// Elements of one L1-resident block: 2048 floats = 8 KiB, a quarter of a
-// typical 32 KiB L1d, leaving room for the streams being read and written.
-constexpr int kLog2L1Block = 11;
+#if defined(__AVX__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
 
+// Vectors per group in the first pass and per radix-8 butterfly: 8 data
+// registers plus temporaries fit the 16 vector registers of x86-64.
+constexpr int kLog2Radix = 3;
+constexpr int kRadix = 1 << kLog2Radix;
+
+// Elements of one L1-resident block for the middle stages: 2^12 floats =
+// 16 KiB, half of a typical 32 KiB L1d.
+constexpr int kLog2L1Block = 12;
+
+template <typename Acc>
+struct Simd {
+  static constexpr int kLanes = kVectorBytes / sizeof(Acc);
+  static constexpr int kLog2Lanes = kLanes == 8 ? 3 : kLanes == 4 ? 2 : 1;
+  using Lane = std::conditional_t<sizeof(Acc) == 4, int32_t, int64_t>;
+  typedef Acc V __attribute__((vector_size(kVectorBytes)));
+  typedef Lane Mask __attribute__((vector_size(kVectorBytes)));
+
+  static V Load(const Acc* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static void Store(Acc* p, V v) { std::memcpy(p, &v, sizeof(v)); }
+  static V Splat(Acc a) { return V{} + a; }
+
+  // The butterfly on lane bit `span`: lane l gets (l & span) ? other - mine
+  // : mine + other, with `other` the lane l ^ span.
+  template <int kSpan>
+  static V LaneButterfly(V v) {
+    Mask partner{}, sign{};
+#pragma GCC unroll 8
+    for (int l = 0; l < kLanes; ++l) {
+      partner[l] = l ^ kSpan;
+      sign[l] = (l & kSpan) ? -1 : 1;
+    }
+    const V other = __builtin_shuffle(v, partner);
+    return other + v * __builtin_convertvector(sign, V);
+  }
+
+  static V AllLaneButterflies(V v) {
+    if constexpr (kLanes >= 2) v = LaneButterfly<1>(v);
+    if constexpr (kLanes >= 4) v = LaneButterfly<2>(v);
+    if constexpr (kLanes >= 8) v = LaneButterfly<4>(v);
+    return v;
+  }
+};
+
+// How a storage type is read into and written from the accumulator type:
+// one vector of Simd<Acc>::kLanes elements at a time, or one element.
 template <typename T>
 struct Storage {
   using Acc = T;  // float and double accumulate in their own type
-  static Acc Load(T v) { return v; }
-  static T Store(Acc v) { return v; }
+  using V = typename Simd<Acc>::V;
+  static Acc LoadOne(T v) { return v; }
+  static T StoreOne(Acc v) { return v; }
+  static V LoadVector(const T* p) { return Simd<Acc>::Load(p); }
+  static void StoreVector(T* p, V v) { Simd<Acc>::Store(p, v); }
 };
-template <>
-struct Storage<Float16Bits> {
-  using Acc = float;
-  static Acc Load(Float16Bits v) { return Float16ToFloat(v.bits); }
-  static Float16Bits Store(Acc v) { return {FloatToFloat16(v)}; }
-};
+
 template <>
 struct Storage<Bfloat16Bits> {
   using Acc = float;
-  static Acc Load(Bfloat16Bits v) { return Bfloat16ToFloat(v.bits); }
-  static Bfloat16Bits Store(Acc v) { return {FloatToBfloat16(v)}; }
+  using V = Simd<float>::V;
+  static constexpr int kLanes = Simd<float>::kLanes;
+  typedef uint16_t Half __attribute__((vector_size(kLanes * 2)));
+  typedef uint32_t Word __attribute__((vector_size(kVectorBytes)));
+
+  static Acc LoadOne(Bfloat16Bits v) { return Bfloat16ToFloat(v.bits); }
+  static Bfloat16Bits StoreOne(Acc v) { return {FloatToBfloat16(v)}; }
+  static V LoadVector(const Bfloat16Bits* p) {
+    Half h;
+    std::memcpy(&h, p, sizeof(h));
+    return reinterpret_cast<V>(__builtin_convertvector(h, Word) << 16);
+  }
+  // FloatToBfloat16 on every lane: nearest-even, NaN stays NaN.
+  static void StoreVector(Bfloat16Bits* p, V v) {
+    const Word bits = reinterpret_cast<Word>(v);
+    const Word rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    const Word nan = (bits >> 16) | 0x0040u;
+    const Word out = (bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+    const Half h = __builtin_convertvector(out, Half);
+    std::memcpy(p, &h, sizeof(h));
+  }
 };
 
-// Stage 1: widen `n` elements and apply the butterflies of span 1, 2, 4 (as
-// far as log2_d allows) while they are in registers.
-template <typename T, typename Acc>
-void LoadFirstStages(const T* in, Acc* w, int64_t n, int log2_d) {
-  // No __restrict: for f32/f64 in place, `in` and `w` are the same buffer.
-  // Each 8-group is read whole before it is written, so that is safe.
-  using S = Storage<T>;
-  if (log2_d >= 3) {
-    for (int64_t i = 0; i < n; i += 8) {
-      Acc a0 = S::Load(in[i + 0]), a1 = S::Load(in[i + 1]);
-      Acc a2 = S::Load(in[i + 2]), a3 = S::Load(in[i + 3]);
-      Acc a4 = S::Load(in[i + 4]), a5 = S::Load(in[i + 5]);
-      Acc a6 = S::Load(in[i + 6]), a7 = S::Load(in[i + 7]);
-      Acc b0 = a0 + a1, b1 = a0 - a1, b2 = a2 + a3, b3 = a2 - a3;
-      Acc b4 = a4 + a5, b5 = a4 - a5, b6 = a6 + a7, b7 = a6 - a7;
-      Acc c0 = b0 + b2, c1 = b1 + b3, c2 = b0 - b2, c3 = b1 - b3;
-      Acc c4 = b4 + b6, c5 = b5 + b7, c6 = b4 - b6, c7 = b5 - b7;
-      w[i + 0] = c0 + c4;
-      w[i + 1] = c1 + c5;
-      w[i + 2] = c2 + c6;
-      w[i + 3] = c3 + c7;
-      w[i + 4] = c0 - c4;
-      w[i + 5] = c1 - c5;
-      w[i + 6] = c2 - c6;
-      w[i + 7] = c3 - c7;
-    }
-    return;
+template <>
+struct Storage<Float16Bits> {
+  using Acc = float;
+  using V = Simd<float>::V;
+  static constexpr int kLanes = Simd<float>::kLanes;
+
+  static Acc LoadOne(Float16Bits v) { return Float16ToFloat(v.bits); }
+  static Float16Bits StoreOne(Acc v) { return {FloatToFloat16(v)}; }
+#if defined(__F16C__) && defined(__AVX__)
+  static V LoadVector(const Float16Bits* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return reinterpret_cast<V>(_mm256_cvtph_ps(h));
   }
-  for (int64_t i = 0; i < n; ++i) w[i] = S::Load(in[i]);
-  for (int64_t h = 1; h < (int64_t{1} << log2_d); h *= 2) {
-    for (int64_t i = 0; i < n; i += 2 * h) {
-      for (int64_t j = i; j < i + h; ++j) {
-        Acc a = w[j], b = w[j + h];
-        w[j] = a + b;
-        w[j + h] = a - b;
+  static void StoreVector(Float16Bits* p, V v) {
+    const __m128i h = _mm256_cvtps_ph(reinterpret_cast<__m256>(v),
+                                      _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
+  }
+#else
+  // Without F16C the conversion is bit manipulation per element.
+  static V LoadVector(const Float16Bits* p) {
+    V v;
+    for (int l = 0; l < kLanes; ++l) v[l] = LoadOne(p[l]);
+    return v;
+  }
+  static void StoreVector(Float16Bits* p, V v) {
+    for (int l = 0; l < kLanes; ++l) p[l] = StoreOne(v[l]);
+  }
+#endif
+};
+
+// One butterfly stage of span kSpan over v[0..kCount), fully unrolled so
+// that v stays in registers (GCC keeps nested loops with a runtime-looking
+// bound rolled and spills the array to the stack).
+template <int kSpan, typename V, int kCount>
+inline void RegisterStage(V (&v)[kCount]) {
+#pragma GCC unroll 16
+  for (int p = 0; p < kCount / 2; ++p) {
+    const int j = ((p & ~(kSpan - 1)) << 1) | (p & (kSpan - 1));
+    const V a = v[j], b = v[j + kSpan];
+    v[j] = a + b;
+    v[j + kSpan] = a - b;
+  }
+}
+
+// Stages of span 1, 2, 4 (the first kStages of them) over v[0..kCount).
+template <int kStages, typename V, int kCount>
+inline void RegisterButterflies(V (&v)[kCount]) {
+  static_assert(kStages <= kLog2Radix && kCount <= kRadix);
+  if constexpr (kStages >= 1) RegisterStage<1>(v);
+  if constexpr (kStages >= 2) RegisterStage<2>(v);
+  if constexpr (kStages >= 3) RegisterStage<4>(v);
+}
+
+// Stores v[k] at offset + k * stride: scaled and converted into `out` when
+// the transform is complete (kFinal), else as is into the accumulator tile.
+template <bool kFinal, typename T, typename V, int kCount>
+inline void StoreVectors(const V (&v)[kCount], typename Storage<T>::Acc* w,
+                         T* out, int64_t offset, int64_t stride, V scale) {
+#pragma GCC unroll 8
+  for (int k = 0; k < kCount; ++k) {
+    if constexpr (kFinal) {
+      Storage<T>::StoreVector(out + offset + k * stride, v[k] * scale);
+    } else {
+      Simd<typename Storage<T>::Acc>::Store(w + offset + k * stride, v[k]);
+    }
+  }
+}
+
+// Step 1 for d >= kLanes: groups of kRadix contiguous vectors, all lane
+// stages plus kVectorStages register stages. When that finishes the
+// transform (kFinal) the group is scaled and stored to `out`; otherwise it
+// goes to the accumulator tile `w`.
+template <int kVectorStages, bool kFinal, typename T>
+void FirstPass(const T* in, typename Storage<T>::Acc* w, T* out, int64_t n,
+               typename Storage<T>::Acc scale) {
+  using S = Storage<T>;
+  using Acc = typename S::Acc;
+  using Vs = Simd<Acc>;
+  constexpr int kLanes = Vs::kLanes;
+  const typename Vs::V scale_v = Vs::Splat(scale);
+  // No __restrict: in place, `in`, `w` and `out` may be one buffer. Each
+  // group is read whole before it is written, so that is safe.
+  for (int64_t i = 0; i < n; i += kRadix * kLanes) {
+    typename Vs::V v[kRadix];
+#pragma GCC unroll 8
+    for (int k = 0; k < kRadix; ++k) {
+      v[k] = Vs::AllLaneButterflies(S::LoadVector(in + i + k * kLanes));
+    }
+    RegisterButterflies<kVectorStages>(v);
+    StoreVectors<kFinal>(v, w, out, i, kLanes, scale_v);
+  }
+}
+
+// kStages (1..3) butterfly stages with spans h, 2h, ... (h a multiple of the
+// vector width) over n elements of `w`. The final sweep scales and stores to
+// `out`, which for f32/f64 is `w` itself.
+template <int kStages, bool kFinal, typename T>
+void RadixSweep(typename Storage<T>::Acc* w, T* out, int64_t n, int64_t h,
+                typename Storage<T>::Acc scale) {
+  using S = Storage<T>;
+  using Vs = Simd<typename S::Acc>;
+  constexpr int kCount = 1 << kStages;
+  const typename Vs::V scale_v = Vs::Splat(scale);
+  for (int64_t base = 0; base < n; base += kCount * h) {
+    for (int64_t j = base; j < base + h; j += Vs::kLanes) {
+      typename Vs::V v[kCount];
+#pragma GCC unroll 8
+      for (int k = 0; k < kCount; ++k) v[k] = Vs::Load(w + j + k * h);
+      RegisterButterflies<kStages>(v);
+      StoreVectors<kFinal>(v, w, out, j, h, scale_v);
+    }
+  }
+}
+
+// Calls fn(std::integral_constant<int, stages>()) for stages in 0..3, so a
+// stage count known only at run time picks a fully unrolled instantiation.
+template <typename Fn>
+void WithStageCount(int stages, const Fn& fn) {
+  switch (stages) {
+    case 0: return fn(std::integral_constant<int, 0>());
+    case 1: return fn(std::integral_constant<int, 1>());
+    case 2: return fn(std::integral_constant<int, 2>());
+    default: return fn(std::integral_constant<int, 3>());
+  }
+}
+
+// Stages with spans [2^from, 2^to), in sweeps of up to three; the short
+// sweep goes first so the last one, which stores, is a full radix 8.
+template <typename T>
+void SweepStages(typename Storage<T>::Acc* w, T* out, int64_t n, int from,
+                 int to, bool last_is_final, typename Storage<T>::Acc scale) {
+  int s = from;
+  int stages = (to - from) % kLog2Radix;
+  if (stages == 0) stages = kLog2Radix;
+  for (; s < to; s += stages, stages = kLog2Radix) {
+    const int64_t h = int64_t{1} << s;
+    WithStageCount(stages, [&](auto k) {
+      if (last_is_final && s + stages == to) {
+        RadixSweep<k, true>(w, out, n, h, scale);
+      } else {
+        RadixSweep<k, false>(w, out, n, h, scale);
+      }
+    });
+  }
+}
+
+// Rows too short for one vector, and the few rows left over after the last
+// full group: element by element, through a group-sized local buffer (a
+// whole number of rows, since d divides the group or the tail).
+template <typename T>
+void ScalarTransform(const T* in, T* out, int64_t n, int log2_d,
+                     typename Storage<T>::Acc scale) {
+  using S = Storage<T>;
+  using Acc = typename S::Acc;
+  constexpr int64_t kGroup = kRadix * Simd<Acc>::kLanes;
+  const int64_t d = int64_t{1} << log2_d;
+  Acc buffer[kGroup];
+  for (int64_t i = 0; i < n; i += kGroup) {
+    const int64_t m = std::min(kGroup, n - i);
+    for (int64_t j = 0; j < m; ++j) buffer[j] = S::LoadOne(in[i + j]);
+    for (int64_t h = 1; h < d; h *= 2) {
+      for (int64_t b = 0; b < m; b += 2 * h) {
+        for (int64_t j = b; j < b + h; ++j) {
+          const Acc a = buffer[j], c = buffer[j + h];
+          buffer[j] = a + c;
+          buffer[j + h] = a - c;
+        }
       }
     }
+    for (int64_t j = 0; j < m; ++j) out[i + j] = S::StoreOne(buffer[j] * scale);
   }
-}
-
-template <typename Acc>
-void Radix2Stage(Acc* __restrict w, int64_t n, int64_t h) {
-  for (int64_t i = 0; i < n; i += 2 * h) {
-    Acc* __restrict p = w + i;
-    Acc* __restrict q = w + i + h;
-    for (int64_t j = 0; j < h; ++j) {
-      Acc a = p[j], b = q[j];
-      p[j] = a + b;
-      q[j] = a - b;
-    }
-  }
-}
-
-// Spans h and 2h in one sweep: four streams, each element touched once.
-template <typename Acc>
-void Radix4Stage(Acc* __restrict w, int64_t n, int64_t h) {
-  for (int64_t i = 0; i < n; i += 4 * h) {
-    Acc* __restrict p0 = w + i;
-    Acc* __restrict p1 = p0 + h;
-    Acc* __restrict p2 = p1 + h;
-    Acc* __restrict p3 = p2 + h;
-    for (int64_t j = 0; j < h; ++j) {
-      Acc a = p0[j], b = p1[j], c = p2[j], e = p3[j];
-      Acc s0 = a + b, d0 = a - b, s1 = c + e, d1 = c - e;
-      p0[j] = s0 + s1;
-      p1[j] = d0 + d1;
-      p2[j] = s0 - s1;
-      p3[j] = d0 - d1;
-    }
-  }
-}
-
-// Stages with spans [2^from, 2^to) over n elements.
-template <typename Acc>
-void StagesInRange(Acc* w, int64_t n, int from, int to) {
-  int s = from;
-  for (; s + 2 <= to; s += 2) Radix4Stage(w, n, int64_t{1} << s);
-  if (s < to) Radix2Stage(w, n, int64_t{1} << s);
-}
-
-template <typename T, typename Acc>
-void ScaleAndStore(const Acc* __restrict w, T* __restrict out, int64_t n,
-                   Acc scale) {
-  for (int64_t i = 0; i < n; ++i) out[i] = Storage<T>::Store(w[i] * scale);
-}
-
-template <typename Acc>
-void ScaleInPlace(Acc* w, int64_t n, Acc scale) {
-  for (int64_t i = 0; i < n; ++i) w[i] *= scale;
 }
 
 template <typename T>
 void TransformTile(const T* in, T* out, int64_t n, int log2_d, double scale,
                    typename Storage<T>::Acc* scratch) {
   using Acc = typename Storage<T>::Acc;
-  constexpr bool kInOutput = std::is_same_v<T, Acc>;
-  // f32/f64 work directly in the output buffer (no scratch traffic); when
-  // in == out the first stage reads each 8-group before writing it.
+  constexpr int kLog2Lanes = Simd<Acc>::kLog2Lanes;
+  constexpr int kLog2Group = kLog2Lanes + kLog2Radix;
+  const Acc s = static_cast<Acc>(scale);
+  if (log2_d < kLog2Lanes) {
+    ScalarTransform(in, out, n, log2_d, s);
+    return;
+  }
+  if (log2_d <= kLog2Group) {
+    // The first pass is the whole transform. A tile of few short rows may
+    // end in a partial group.
+    const int64_t full = n & ~((int64_t{1} << kLog2Group) - 1);
+    WithStageCount(log2_d - kLog2Lanes, [&](auto k) {
+      FirstPass<k, true>(in, nullptr, out, full, s);
+    });
+    ScalarTransform(in + full, out + full, n - full, log2_d, s);
+    return;
+  }
+  // d > one group, so n (whole rows) is a multiple of the group. f32/f64
+  // work in the output buffer itself; 16-bit types in float scratch.
   Acc* w = nullptr;
-  if constexpr (kInOutput) {
+  if constexpr (std::is_same_v<T, Acc>) {
     w = out;
   } else {
     w = scratch;
   }
-  LoadFirstStages(in, w, n, log2_d);
-  const int first_done = std::min(log2_d, 3);
-  const int l1_stages = std::min(log2_d, kLog2L1Block);
-  if (l1_stages > first_done) {
-    const int64_t block = int64_t{1} << l1_stages;
+  FirstPass<kLog2Radix, false>(in, w, out, n, s);
+  const int l1_top = std::min(log2_d, kLog2L1Block);
+  if (l1_top > kLog2Group) {
+    const int64_t block = int64_t{1} << l1_top;
     for (int64_t b = 0; b < n; b += block) {
-      StagesInRange(w + b, block, first_done, l1_stages);
+      SweepStages(w + b, out + b, block, kLog2Group, l1_top,
+                  /*last_is_final=*/l1_top == log2_d, s);
     }
   }
-  StagesInRange(w, n, l1_stages, log2_d);
-  if constexpr (kInOutput) {
-    if (scale != 1.0) ScaleInPlace(w, n, static_cast<Acc>(scale));
-  } else {
-    ScaleAndStore(w, out, n, static_cast<Acc>(scale));
+  if (log2_d > l1_top) {
+    SweepStages(w, out, n, l1_top, log2_d, /*last_is_final=*/true, s);
   }
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 
 namespace jaxhada {
 
@@ -15,8 +17,9 @@ struct Bfloat16Bits {
 };
 
 // The kernel is compiled twice: for the x86-64 baseline (SSE2) and, on
-// x86-64, for AVX2. HadamardRowsCpu picks at run time, so the extension runs
-// on any x86-64 and uses 8-wide vectors where the CPU has them.
+// x86-64, for AVX2 with F16C and FMA (every AVX2 CPU has them). The build is
+// picked at run time, so the extension runs on any x86-64 and uses 8-wide
+// vectors where the CPU has them.
 #define JAXHADA_DECLARE_CPU_KERNEL(isa)                                     \
   namespace isa {                                                           \
   template <typename T>                                                     \
@@ -27,6 +30,26 @@ JAXHADA_DECLARE_CPU_KERNEL(baseline)
 JAXHADA_DECLARE_CPU_KERNEL(avx2)
 #undef JAXHADA_DECLARE_CPU_KERNEL
 
+// Whether the AVX2 build runs here. JAXHADA_CPU_ISA=baseline in the
+// environment forces the baseline build, so tests can check it on any CPU.
+inline bool UseAvx2Kernel() {
+#if defined(JAXHADA_HAVE_AVX2_KERNEL)
+  static const bool use = [] {
+    const char* forced = std::getenv("JAXHADA_CPU_ISA");
+    if (forced != nullptr && std::string_view(forced) == "baseline") {
+      return false;
+    }
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+           __builtin_cpu_supports("fma");
+  }();
+  return use;
+#else
+  return false;
+#endif
+}
+
+inline const char* CpuKernelIsa() { return UseAvx2Kernel() ? "avx2" : "baseline"; }
+
 // Transforms rows [row_begin, row_end) of a contiguous (rows, 2^log2_d)
 // array. `in` and `out` may be the same buffer. 16-bit types accumulate in
 // float and round once at the store; float64 stays in float64.
@@ -34,8 +57,7 @@ template <typename T>
 void HadamardRowsCpu(const T* in, T* out, int64_t row_begin, int64_t row_end,
                      int log2_d, double scale) {
 #if defined(JAXHADA_HAVE_AVX2_KERNEL)
-  static const bool has_avx2 = __builtin_cpu_supports("avx2");
-  if (has_avx2) {
+  if (UseAvx2Kernel()) {
     avx2::HadamardRowsCpu(in, out, row_begin, row_end, log2_d, scale);
     return;
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "hadamard_cpu.h"
+#include "hadamard_cpu_kernel.h"
 #include "xla/ffi/api/c_api.h"
 #ifdef JAXHADA_WITH_CUDA
 #include "hadamard_cuda_handler.h"
@@ -37,6 +38,8 @@ PYBIND11_MODULE(_jaxhada_ffi, m) {
   // XLA loads a handler only on a runtime whose FFI API is at least this one.
   m.attr("ffi_api_version") =
       py::make_tuple(XLA_FFI_API_MAJOR, XLA_FFI_API_MINOR);
+  // Which build of the CPU kernel runs on this machine ("avx2"/"baseline").
+  m.def("cpu_kernel_isa", [] { return std::string(jaxhada::CpuKernelIsa()); });
 #ifdef JAXHADA_CUDA_ARCHITECTURES
   m.attr("cuda_architectures") = std::string(JAXHADA_CUDA_ARCHITECTURES);
 #else
