@@ -113,25 +113,37 @@ __device__ __forceinline__ void LaneButterflies(Acc (&v)[kN], unsigned mask, int
 }
 
 // ------------------------------------------------------------ warp path
-// For d <= 1024 (f64: also <= 1024). A warp owns a contiguous tile of
-// 32 * kV elements: element bits [0, w) are a thread's 16-byte vector, bits
-// [w, w+5) the lane, bits above the vector's chunk number. Each lane's loads
-// are 16-byte and a warp's accesses for one chunk are 512 contiguous bytes.
-// Index bits below log2_d are transformed: vector and chunk bits in
-// registers, lane bits by shuffles; higher bits only select the row, so one
-// tile holds many short rows and tiny d needs no special case.
+// For d <= 1024 (f64: also <= 1024), and for 16-bit and f32 up to
+// kWarpMaxLog2D. A warp owns a contiguous tile of 32 * kV elements: element
+// bits [0, w) are a thread's 16-byte vector, bits [w, w+5) the lane, bits
+// above the vector's chunk number. Each lane's loads are 16-byte and a warp's
+// accesses for one chunk are 512 contiguous bytes. Index bits below log2_d
+// are transformed: vector and chunk bits in registers, lane bits by
+// shuffles; higher bits only select the row, so one tile holds many short
+// rows and tiny d needs no special case. No shared memory and no barrier:
+// warps only wait on their own loads.
+
+// Rows up to 2^kWarpMaxLog2D take the warp path: 32 accumulators a thread up
+// to d = 1024, then 64 (d = 2048) and 128 (d = 4096), one whole row a warp.
+#ifndef JAXHADA_WARP_MAX_LOG2_D
+#define JAXHADA_WARP_MAX_LOG2_D 12
+#endif
+constexpr int kWarpMaxLog2D = JAXHADA_WARP_MAX_LOG2_D;
 
 template <typename T, int L>
 struct WarpTraits {
   using Acc = typename Num<T>::Acc;
   static constexpr int kW = kVec<T>;
   static constexpr int kLogW = ConstLog2(kW);
-  // 32 accumulators a thread for 16-bit and f32 (4 or 8 loads in flight a
-  // thread); f64 keeps 32 too, so one warp tile still spans d = 1024.
-  static constexpr int kLogChunks = 5 - kLogW;
+  // 32 accumulators a thread (4 or 8 loads in flight a thread) while a tile
+  // of 1024 elements holds whole rows; longer rows take as many chunks as one
+  // row needs. f64 keeps 32, so one warp tile still spans d = 1024.
+  static constexpr int kLogChunks = ConstMax(5 - kLogW, L - 5 - kLogW);
   static constexpr int kV = kW << kLogChunks;
   static constexpr int kTile = 32 * kV;
-  static constexpr int kThreads = 256;
+  // Long rows: 128 threads a block, so the 128-accumulator threads still fit
+  // a few blocks an SM.
+  static constexpr int kThreads = L > 10 ? 128 : 256;
   static constexpr int RegBitToIdx(int k) { return k < kLogW ? k : k + 5; }
   static constexpr unsigned RegMask() {
     unsigned m = 0;
@@ -145,7 +157,7 @@ struct WarpTraits {
       if (kLogW + b < L) m |= 1u << b;
     return m;
   }
-  static_assert(kV == 32, "32 accumulators a thread");
+  static_assert(kV == (32 << ConstMax(0, L - 10)), "accumulators a thread");
   static_assert(L <= kLogW + 5 + kLogChunks, "a row must fit in one warp tile");
   static_assert(kTile % (1 << L) == 0, "a tile holds whole rows");
 };
@@ -535,7 +547,7 @@ cudaError_t LaunchTwoPass(cudaStream_t stream, const T* in, T* out, int64_t rows
 template <typename T, int L>
 cudaError_t LaunchFor(cudaStream_t stream, const T* in, T* out, int64_t rows, double scale,
                       int smem_limit) {
-  if constexpr (L <= 10) {
+  if constexpr (L <= 10 || (L <= kWarpMaxLog2D && !std::is_same_v<T, double>)) {
     return LaunchWarp<T, L>(stream, in, out, rows, static_cast<typename Num<T>::Acc>(scale));
   } else if constexpr (std::is_same_v<T, double>) {
     return LaunchTwoPass<T, L>(stream, in, out, rows, scale);

@@ -3,6 +3,9 @@
 #   kernel_check.sh              full check (all dtypes, d = 1..32768) + timing table
 #   kernel_check.sh --sanitize   quick mode (small row counts, no timing) under
 #                                compute-sanitizer memcheck
+#   kernel_check.sh --time       the timing table only
+# KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
+# to time another build); give each build its own KERNEL_CHECK_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,7 +18,7 @@ mkdir -p "$build_dir"
 if [[ ! -x "$bin" || tests/gpu/kernel_check.cu -nt "$bin" ||
       xla_ffi/hadamard_cuda_kernel.cu -nt "$bin" || xla_ffi/hadamard_cuda.h -nt "$bin" ]]; then
   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
-    -Xptxas -v -o "$bin" tests/gpu/kernel_check.cu 2> "$build_dir/ptxas.log" ||
+    -Xptxas -v ${KERNEL_CHECK_NVCC_FLAGS:-} -o "$bin" tests/gpu/kernel_check.cu 2> "$build_dir/ptxas.log" ||
     { cat "$build_dir/ptxas.log"; exit 1; }
   if grep -E "bytes stack frame|spill" "$build_dir/ptxas.log" | grep -vq "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"; then
     echo "warning: some kernel uses a stack frame or spills (see $build_dir/ptxas.log)" >&2
