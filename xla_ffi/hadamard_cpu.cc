@@ -85,36 +85,14 @@ void TransformAllRows(ffi::ThreadPool& pool, const T* in, T* out, int64_t rows,
 
 ffi::Error HadamardCpuImpl(ffi::ThreadPool pool, ffi::AnyBuffer x,
                            ffi::Result<ffi::AnyBuffer> y, double scale) {
-  TransformShape shape;
-  if (ffi::Error error = CheckTransformBuffers(kTarget, x, *y, shape);
-      error.failure()) {
-    return error;
-  }
-  const int64_t rows = shape.rows;
-  const int log2_d = shape.log2_d;
-  if (rows == 0) return ffi::Error::Success();
-  switch (x.element_type()) {
-    case ffi::DataType::F16:
-      TransformAllRows(pool, x.reinterpret_data<Float16Bits>(),
-                       y->reinterpret_data<Float16Bits>(), rows, log2_d, scale);
-      break;
-    case ffi::DataType::BF16:
-      TransformAllRows(pool, x.reinterpret_data<Bfloat16Bits>(),
-                       y->reinterpret_data<Bfloat16Bits>(), rows, log2_d,
-                       scale);
-      break;
-    case ffi::DataType::F32:
-      TransformAllRows(pool, x.typed_data<float>(), y->typed_data<float>(),
-                       rows, log2_d, scale);
-      break;
-    case ffi::DataType::F64:
-      TransformAllRows(pool, x.typed_data<double>(), y->typed_data<double>(),
-                       rows, log2_d, scale);
-      break;
-    default:
-      return UnsupportedDtype(kTarget, x.element_type());
-  }
-  return ffi::Error::Success();
+  return CheckAndDispatch<Float16Bits, Bfloat16Bits>(
+      kTarget, x, *y, [&](auto element, const TransformShape& shape) {
+        using T = decltype(element);
+        TransformAllRows(pool, x.reinterpret_data<T>(),
+                         y->reinterpret_data<T>(), shape.rows, shape.log2_d,
+                         scale);
+        return ffi::Error::Success();
+      });
 }
 
 }  // namespace

@@ -36,26 +36,11 @@ ffi::Error Launch(cudaStream_t stream, ffi::AnyBuffer x,
 
 ffi::Error HadamardCudaImpl(cudaStream_t stream, ffi::AnyBuffer x,
                             ffi::Result<ffi::AnyBuffer> y, double scale) {
-  TransformShape shape;
-  if (ffi::Error error = CheckTransformBuffers(kTarget, x, *y, shape);
-      error.failure()) {
-    return error;
-  }
-  const int64_t rows = shape.rows;
-  const int log2_d = shape.log2_d;
-  if (rows == 0) return ffi::Error::Success();
-  switch (x.element_type()) {
-    case ffi::DataType::F16:
-      return Launch<__half>(stream, x, y, rows, log2_d, scale);
-    case ffi::DataType::BF16:
-      return Launch<__nv_bfloat16>(stream, x, y, rows, log2_d, scale);
-    case ffi::DataType::F32:
-      return Launch<float>(stream, x, y, rows, log2_d, scale);
-    case ffi::DataType::F64:
-      return Launch<double>(stream, x, y, rows, log2_d, scale);
-    default:
-      return UnsupportedDtype(kTarget, x.element_type());
-  }
+  return CheckAndDispatch<__half, __nv_bfloat16>(
+      kTarget, x, *y, [&](auto element, const TransformShape& shape) {
+        return Launch<decltype(element)>(stream, x, y, shape.rows,
+                                         shape.log2_d, scale);
+      });
 }
 
 }  // namespace

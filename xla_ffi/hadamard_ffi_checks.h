@@ -1,5 +1,6 @@
-// Argument checks shared by the CPU and CUDA FFI handlers, so a direct
-// custom call with a bad buffer gets the same InvalidArgument on both.
+// Argument checks and dtype dispatch shared by the CPU and CUDA FFI handlers,
+// so a direct custom call with a bad buffer gets the same InvalidArgument on
+// both, and both accept the same dtypes.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,34 @@ inline xla::ffi::Error UnsupportedDtype(std::string_view target,
       std::string(target) +
       ": unsupported dtype (expected f16, bf16, f32 or f64), got XLA type " +
       std::to_string(static_cast<int>(dtype)));
+}
+
+// Checks x and y, then calls run(T{}, shape) with T the element type (Half
+// and Bfloat16 name the platform's 16-bit types) and returns its error.
+// Empty arrays return success without calling run.
+template <typename Half, typename Bfloat16, typename Run>
+xla::ffi::Error CheckAndDispatch(std::string_view target,
+                                 const xla::ffi::AnyBuffer& x,
+                                 const xla::ffi::AnyBuffer& y, const Run& run) {
+  namespace ffi = xla::ffi;
+  TransformShape shape;
+  if (ffi::Error error = CheckTransformBuffers(target, x, y, shape);
+      error.failure()) {
+    return error;
+  }
+  if (shape.rows == 0) return ffi::Error::Success();
+  switch (x.element_type()) {
+    case ffi::DataType::F16:
+      return run(Half{}, shape);
+    case ffi::DataType::BF16:
+      return run(Bfloat16{}, shape);
+    case ffi::DataType::F32:
+      return run(float{}, shape);
+    case ffi::DataType::F64:
+      return run(double{}, shape);
+    default:
+      return UnsupportedDtype(target, x.element_type());
+  }
 }
 
 }  // namespace jaxhada
