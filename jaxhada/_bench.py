@@ -202,23 +202,39 @@ def benchmark(
     return rows
 
 
-def decode_benchmark(progress: Callable[[str], None] | None = None) -> list[dict]:
-    """The seed's use: rotating bf16 q/k of a decode step, (tokens, 32, 128)."""
+def decode_benchmark(progress: Callable[[str], None] | None = None,
+                     rounds: int = 7) -> list[dict]:
+    """The seed's use: rotating bf16 q/k of a decode step, (tokens, 32, 128).
+
+    A step takes microseconds, near the GPU's launch floor, so the two paths
+    are timed in alternating rounds (drift in clocks or host load hits both
+    alike) and each reports the median of its rounds."""
     rng = np.random.default_rng()
+    few_steps, many_steps = _DECODE_STEPS
     rows = []
     for tokens in (1, 16, 256):
         if progress:
             progress(f"decode tokens={tokens}")
         x = jnp.asarray(rng.standard_normal((tokens, 32, 128)), dtype=jnp.bfloat16)
-        # A step takes microseconds: long chains make the difference between
-        # them (136 steps) dwarf the wall-clock jitter of one call.
-        ours = time_per_step(_transform_step("auto"), x, repeats=15,
-                             steps=_DECODE_STEPS)
-        dense = time_per_step(_transform_step("dense"), x, repeats=15,
-                              steps=_DECODE_STEPS)
+        chains = {
+            lowering: (_chain(_transform_step(lowering), few_steps),
+                       _chain(_transform_step(lowering), many_steps))
+            for lowering in ("auto", "dense")
+        }
+        samples = {lowering: [] for lowering in chains}
+        for _ in range(rounds):
+            for lowering, (few, many) in chains.items():
+                best = [_median_seconds(chain, jnp.copy(x), (), 15, donated=True, best=True)
+                        for chain in (few, many)]
+                samples[lowering].append(max(best[1] - best[0], 1e-9)
+                                         / (many_steps - few_steps))
+        ours = statistics.median(samples["auto"])
+        dense = statistics.median(samples["dense"])
         rows.append({
             "tokens": tokens, "shape": list(x.shape), "ours_us": ours * 1e6,
             "dense_us": dense * 1e6, "dense_vs_ours": dense / ours,
+            "ours_rounds_us": [s * 1e6 for s in samples["auto"]],
+            "dense_rounds_us": [s * 1e6 for s in samples["dense"]],
         })
     return rows
 

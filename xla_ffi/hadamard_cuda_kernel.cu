@@ -15,8 +15,21 @@
 #include <atomic>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 namespace jaxhada {
+namespace detail {
+
+// What the launcher may use, so that a test can take the paths of smaller or
+// older GPUs: the shared memory a block may have (-1: the device's), and
+// whether the row path may run.
+struct PathLimits {
+  int smem_per_block = -1;
+  bool row_path = true;
+};
+
+}  // namespace detail
+
 namespace {
 
 // ---------------------------------------------------------------- numerics
@@ -209,9 +222,10 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
 }
 
 // ------------------------------------------------------------ block path
-// For 16-bit and f32 with d >= 2048: one block of d/32 threads transforms a
-// whole row, 32 float accumulators a thread, in three register phases joined
-// by two exchanges through shared memory X:
+// For 16-bit and f32 at d = 8192 and 32768, and at 16384 where the row path
+// below does not fit (or a test turns it off): one block of d/32 threads
+// transforms a whole row, 32 float accumulators a thread, in three register
+// phases joined by two exchanges through shared memory X:
 //   P1: register bits [a1, a1+5), read from the staged row S;
 //   P2: register bits [w, w+5);
 //   P3: register bits [0, w) and [L-5+w, L), the layout of the 16-byte
@@ -439,6 +453,143 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
   }
 }
 
+// ------------------------------------------------------------ row path
+// For 16-bit and f32 at d = 16384. A block of 128 threads holds the whole
+// row in registers, 128 float accumulators a thread, in two layouts of the
+// index bits [0, 14), joined by exchanges through shared memory X:
+//   A (load and store): thread bits are index bits [w, w+7), so each warp
+//     load and store is 512 contiguous bytes; registers hold [0, w) and
+//     [w+7, 14);
+//   B: registers hold [w, w+7); thread bits are [0, w) and [w+7, 14).
+// A -> B -> A transforms all 14 bits in registers, with no shuffles. Unlike
+// the block path, loads go straight to registers (no staged copy of the row
+// in shared memory), barriers span only 4 warps, and 3 blocks an SM take
+// turns at memory and arithmetic. A thread writes, in B -> A, exactly the
+// words of X it read in A -> B, and in the next row's A -> B exactly the
+// words it read in B -> A, so a row needs only two barriers.
+
+// X is addressed by a sum of per-bit word strides: a permutation of the
+// index bits onto address bits, padded so that every warp access is free of
+// bank conflicts, and being a sum over disjoint bits, an address is a
+// per-thread base plus a compile-time constant per register (an immediate
+// offset).
+//   A's lane bits [w, w+5) get strides 1..16: scalar accesses, 32 banks.
+//   B's register bits w, w+1 get strides 1 and 2, every other bit a multiple
+//     of 4, so B moves 4 registers per 16-byte access; its first three lane
+//     bits (one quarter-warp's access) get 2048, 4096 and 8192 padded by 4
+//     each, which puts them on 16-byte slots 1, 2 and 4 of the 8.
+//   The other six bits get 32 .. 1024.
+template <int kLogW>
+struct RowXLayout {
+  static constexpr bool ALane(int bit) { return bit >= kLogW && bit < kLogW + 5; }
+  // 0..2 for B's first three lane bits ([0, w) then [w+7, 12)), else -1.
+  static constexpr int BQuarterLane(int bit) {
+    const int lane = bit < kLogW ? bit : (bit >= kLogW + 7 && bit < 12 ? bit - 7 : -1);
+    return lane < 3 ? lane : -1;
+  }
+  static constexpr int Stride(int bit) {
+    if (ALane(bit)) return 1 << (bit - kLogW);
+    if (BQuarterLane(bit) >= 0) return (2048 + 4) << BQuarterLane(bit);
+    int rank = 0;
+    for (int b = 0; b < bit; ++b) rank += !ALane(b) && BQuarterLane(b) < 0;
+    return 32 << rank;
+  }
+  static constexpr int Words() {
+    int sum = 0;
+    for (int b = 0; b < 14; ++b) sum += Stride(b);
+    return sum + 1;
+  }
+  // Distinct indices get distinct words: the unpadded bits span less than
+  // the smallest padded stride.
+  static constexpr bool Injective() {
+    int low = 0;
+    for (int b = 0; b < 14; ++b) low += BQuarterLane(b) < 0 ? Stride(b) : 0;
+    return low < 2048 + 4;
+  }
+  static_assert(Stride(kLogW) == 1 && Stride(kLogW + 1) == 2, "B's 16-byte accesses");
+  static_assert(Injective(), "one word an element");
+};
+template <int kLogW, int kBit>
+constexpr int kRowXStride = RowXLayout<kLogW>::Stride(kBit);
+
+// The word offset of 7 bits x placed on index bits [w, w+7) (kMid) or on
+// [0, w) and [w+7, 14): A's thread bits and B's register bits are the first,
+// A's register bits and B's thread bits the second.
+template <int kLogW, bool kMid, int... K>
+__device__ __forceinline__ int RowXWord(int x, std::integer_sequence<int, K...>) {
+  return (0 + ... +
+          (((x >> K) & 1) * kRowXStride<kLogW, kMid ? kLogW + K : (K < kLogW ? K : K + 7)>));
+}
+template <int kLogW, bool kMid>
+__device__ __forceinline__ int RowXWord(int x) {
+  return RowXWord<kLogW, kMid>(x, std::make_integer_sequence<int, 7>{});
+}
+
+template <typename T>
+struct RowTraits {
+  static constexpr int kW = kVec<T>;
+  static constexpr int kLogW = ConstLog2(kW);
+  static constexpr int kD = 1 << 14;
+  static constexpr int kThreads = 128;
+  static constexpr int kV = 128;
+  static constexpr int kChunks = kV / kW;  // 16-byte loads a thread
+  // Three blocks an SM: 168 registers a thread and 64 KB of X each.
+  static constexpr int kMinBlocks = 3;
+  static constexpr int kSmem = RowXLayout<kLogW>::Words() * static_cast<int>(sizeof(float));
+  static_assert(kLogW + 7 + ConstLog2(kChunks) == 14, "A covers the row's 14 bits");
+  static_assert(kThreads * kV == kD, "128 accumulators a thread");
+};
+
+// B's 16-byte accesses: registers 4m .. 4m+3 are index bits w and w+1.
+__device__ __forceinline__ void LoadQuad(const float* p, float (&v)[128], int m) {
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[4 * m] = q.x;
+  v[4 * m + 1] = q.y;
+  v[4 * m + 2] = q.z;
+  v[4 * m + 3] = q.w;
+}
+__device__ __forceinline__ void StoreQuad(float* p, const float (&v)[128], int m) {
+  *reinterpret_cast<float4*>(p) = make_float4(v[4 * m], v[4 * m + 1], v[4 * m + 2], v[4 * m + 3]);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
+    HadamardRowKernel(const T* in, T* out, int64_t rows, float scale) {
+  using Tr = RowTraits<T>;
+  constexpr int kLogW = Tr::kLogW;
+  constexpr int kW = Tr::kW;
+  extern __shared__ uint4 smem[];
+  float* X = reinterpret_cast<float*>(smem);
+  const int t = threadIdx.x;
+  float* const xa = X + RowXWord<kLogW, true>(t);
+  float* const xb = X + RowXWord<kLogW, false>(t);
+  // One block a row (a grid-stride loop only past 2^24 rows): the hardware
+  // hands rows to whichever SM frees up first. (A persistent grid, and
+  // prefetching each block's next row into L2, both measured slower.)
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* src = in + row * Tr::kD + t * kW;
+    float v[Tr::kV];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * Tr::kThreads * kW, v, c * kW);
+    RegButterflies(v, 0x7Fu);
+#pragma unroll
+    for (int j = 0; j < Tr::kV; ++j) xa[RowXWord<kLogW, false>(j)] = v[j];
+    __syncthreads();
+#pragma unroll
+    for (int m = 0; m < Tr::kV / 4; ++m) LoadQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
+    RegButterflies(v, 0x7Fu);
+#pragma unroll
+    for (int m = 0; m < Tr::kV / 4; ++m) StoreQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < Tr::kV; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
+    T* dst = out + row * Tr::kD + t * kW;
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c)
+      StoreVec<T>(dst + c * Tr::kThreads * kW, v, c * kW, scale);
+  }
+}
+
 // --------------------------------------------------------- strided pass (f64)
 // f64 rows longer than 1024 take two passes: the warp path transforms each
 // 1024-element segment, then this kernel combines the 2^K segments of a row:
@@ -512,18 +663,34 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   return cudaGetLastError();
 }
 
+template <typename T>
+cudaError_t LaunchRow(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale) {
+  using Tr = RowTraits<T>;
+  auto kernel = HadamardRowKernel<T>;
+  const cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
+  if (err != cudaSuccess) return err;
+  kernel<<<GridFor(rows, 1), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
+  return cudaGetLastError();
+}
+
+// d = 8192 .. 32768 (16-bit and f32): the row path at 16384 where the device
+// has the shared memory, else the block path, staged when the row fits
+// beside X.
 template <typename T, int L>
-cudaError_t LaunchBlock(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
-                        int smem_limit) {
+cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
+                       const detail::PathLimits& limits) {
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err != cudaSuccess) return err;
-  int sms = 0;
+  int sms = 0, smem_limit = limits.smem_per_block;
   err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (err != cudaSuccess) return err;
-  if (smem_limit < 0) {
+  if (err == cudaSuccess && smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if (err != cudaSuccess) return err;
+  if (err != cudaSuccess) return err;
+  if constexpr (L == 14) {
+    if (limits.row_path && RowTraits<T>::kSmem <= smem_limit)
+      return LaunchRow<T>(stream, in, out, rows, scale);
   }
   if (BlockTraits<T, L, true>::kSmem <= smem_limit)
     return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device, sms);
@@ -546,13 +713,13 @@ cudaError_t LaunchTwoPass(cudaStream_t stream, const T* in, T* out, int64_t rows
 // Which path each (T, log2 d) takes.
 template <typename T, int L>
 cudaError_t LaunchFor(cudaStream_t stream, const T* in, T* out, int64_t rows, double scale,
-                      int smem_limit) {
+                      const detail::PathLimits& limits) {
   if constexpr (L <= 10 || (L <= kWarpMaxLog2D && !std::is_same_v<T, double>)) {
     return LaunchWarp<T, L>(stream, in, out, rows, static_cast<typename Num<T>::Acc>(scale));
   } else if constexpr (std::is_same_v<T, double>) {
     return LaunchTwoPass<T, L>(stream, in, out, rows, scale);
   } else {
-    return LaunchBlock<T, L>(stream, in, out, rows, static_cast<float>(scale), smem_limit);
+    return LaunchLong<T, L>(stream, in, out, rows, static_cast<float>(scale), limits);
   }
 }
 
@@ -560,12 +727,10 @@ cudaError_t LaunchFor(cudaStream_t stream, const T* in, T* out, int64_t rows, do
 
 namespace detail {
 
-// The launcher with the shared-memory budget as a parameter (-1: the
-// device's), so that a test can take the path of a smaller GPU.
 template <typename T>
-cudaError_t LaunchHadamardTransformWithSmemLimit(cudaStream_t stream, const T* in, T* out,
-                                                 int64_t rows, int log2_d, double scale,
-                                                 int smem_limit) {
+cudaError_t LaunchHadamardTransformWithLimits(cudaStream_t stream, const T* in, T* out,
+                                              int64_t rows, int log2_d, double scale,
+                                              const PathLimits& limits) {
   if (log2_d < 0 || log2_d > 15 || rows < 0) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
   if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
@@ -574,7 +739,7 @@ cudaError_t LaunchHadamardTransformWithSmemLimit(cudaStream_t stream, const T* i
   switch (log2_d) {
 #define JAXHADA_CASE(L) \
   case L:               \
-    return LaunchFor<T, L>(stream, in, out, rows, scale, smem_limit);
+    return LaunchFor<T, L>(stream, in, out, rows, scale, limits);
     JAXHADA_CASE(0)
     JAXHADA_CASE(1)
     JAXHADA_CASE(2)
@@ -602,8 +767,8 @@ cudaError_t LaunchHadamardTransformWithSmemLimit(cudaStream_t stream, const T* i
 template <typename T>
 cudaError_t LaunchHadamardTransform(cudaStream_t stream, const T* in, T* out, int64_t rows,
                                     int log2_d, double scale) {
-  return detail::LaunchHadamardTransformWithSmemLimit<T>(stream, in, out, rows, log2_d, scale,
-                                                         -1);
+  return detail::LaunchHadamardTransformWithLimits<T>(stream, in, out, rows, log2_d, scale,
+                                                      detail::PathLimits{});
 }
 
 template cudaError_t LaunchHadamardTransform<__half>(cudaStream_t, const __half*, __half*,

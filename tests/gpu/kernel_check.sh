@@ -4,6 +4,7 @@
 #   kernel_check.sh --sanitize   quick mode (small row counts, no timing) under
 #                                compute-sanitizer memcheck
 #   kernel_check.sh --time       the timing table only
+#   kernel_check.sh --build-only build, run nothing
 # KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
 # to time another build); give each build its own KERNEL_CHECK_BUILD_DIR.
 set -euo pipefail
@@ -25,7 +26,9 @@ if [[ ! -x "$bin" || tests/gpu/kernel_check.cu -nt "$bin" ||
   fi
 fi
 
-if [[ "${1:-}" == "--sanitize" ]]; then
+if [[ "${1:-}" == "--build-only" ]]; then
+  exit 0
+elif [[ "${1:-}" == "--sanitize" ]]; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$bin" --quick
 else
   "$bin" "$@"
