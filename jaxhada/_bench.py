@@ -76,24 +76,30 @@ def _median_seconds(fn, x, operands, repeats, *, donated, best=False) -> float:
     return min(samples) if best else statistics.median(samples)
 
 
+def _chain_pair(step: Callable, steps: tuple[int, int]) -> tuple[Callable, Callable]:
+    return _chain(step, steps[0]), _chain(step, steps[1])
+
+
+def _seconds_per_step(chains: tuple[Callable, Callable], steps: tuple[int, int],
+                      x: jax.Array, operands, repeats: int) -> float:
+    """Seconds per step from two chains (`_chain_pair`) of steps[0] and
+    steps[1] steps: the difference of their times over the difference in
+    steps, so dispatch and launch overheads cancel. Host jitter only ever adds
+    time to a GPU chain, so each chain counts its best run."""
+    few, many = (_median_seconds(chain, jnp.copy(x), operands, repeats, donated=True,
+                                 best=True)
+                 for chain in chains)
+    return max(many - few, 1e-9) / (steps[1] - steps[0])
+
+
 def time_per_step(step: Callable, x: jax.Array, *operands, repeats: int = 7,
                   steps: tuple[int, int] = (_FEW_STEPS, _MANY_STEPS)) -> float:
     """Seconds per application of `step(x, *operands)`, dispatch overhead
     removed. Large operands (a dense matrix) are passed, not closed over, so
     they are not baked into the program as constants."""
-
     if x.devices().pop().platform == "cpu":
         return _median_seconds(jax.jit(step), x, operands, repeats, donated=False)
-
-    def median_seconds(chain):
-        # Host jitter only ever adds time to a GPU chain: take the best run.
-        return _median_seconds(chain, jnp.copy(x), operands, repeats, donated=True,
-                               best=True)
-
-    few_steps, many_steps = steps
-    few = median_seconds(_chain(step, few_steps))
-    many = median_seconds(_chain(step, many_steps))
-    return max(many - few, 1e-9) / (many_steps - few_steps)
+    return _seconds_per_step(_chain_pair(step, steps), steps, x, operands, repeats)
 
 
 def device_copy_seconds(x: jax.Array, repeats: int = 20) -> float | None:
@@ -210,24 +216,18 @@ def decode_benchmark(progress: Callable[[str], None] | None = None,
     are timed in alternating rounds (drift in clocks or host load hits both
     alike) and each reports the median of its rounds."""
     rng = np.random.default_rng()
-    few_steps, many_steps = _DECODE_STEPS
     rows = []
     for tokens in (1, 16, 256):
         if progress:
             progress(f"decode tokens={tokens}")
         x = jnp.asarray(rng.standard_normal((tokens, 32, 128)), dtype=jnp.bfloat16)
-        chains = {
-            lowering: (_chain(_transform_step(lowering), few_steps),
-                       _chain(_transform_step(lowering), many_steps))
-            for lowering in ("auto", "dense")
-        }
+        chains = {lowering: _chain_pair(_transform_step(lowering), _DECODE_STEPS)
+                  for lowering in ("auto", "dense")}
         samples = {lowering: [] for lowering in chains}
         for _ in range(rounds):
-            for lowering, (few, many) in chains.items():
-                best = [_median_seconds(chain, jnp.copy(x), (), 15, donated=True, best=True)
-                        for chain in (few, many)]
-                samples[lowering].append(max(best[1] - best[0], 1e-9)
-                                         / (many_steps - few_steps))
+            for lowering, pair in chains.items():
+                samples[lowering].append(
+                    _seconds_per_step(pair, _DECODE_STEPS, x, (), repeats=15))
         ours = statistics.median(samples["auto"])
         dense = statistics.median(samples["dense"])
         rows.append({

@@ -191,18 +191,25 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
     const int64_t base = tile * Tr::kTile + lane * kW;
     const bool full = (tile + 1) * Tr::kTile <= n;
     Acc v[Tr::kV];
-    if (full) {
-#pragma unroll
-      for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
-    } else {
-      // Only the last tile: rows past the end are zeros and never stored.
+    // The last, partial tile goes element by element: `in_tile(f)` calls
+    // f(register, element index) for each of this thread's elements before n.
+    auto in_tile = [&](auto&& f) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c)
 #pragma unroll
         for (int e = 0; e < kW; ++e) {
           const int64_t i = base + c * 32 * kW + e;
-          v[c * kW + e] = i < n ? Num<T>::ToAcc(in[i]) : Acc(0);
+          if (i < n) f(c * kW + e, i);
         }
+    };
+    if (full) {
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
+    } else {
+      // Rows past the end are zeros and never stored.
+#pragma unroll
+      for (int r = 0; r < Tr::kV; ++r) v[r] = Acc(0);
+      in_tile([&](int r, int64_t i) { v[r] = Num<T>::ToAcc(in[i]); });
     }
     RegButterflies(v, Tr::RegMask());
     LaneButterflies(v, Tr::LaneMask(), lane);
@@ -210,13 +217,7 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) StoreVec<T>(out + base + c * 32 * kW, v, c * kW, scale);
     } else {
-#pragma unroll
-      for (int c = 0; c < kChunks; ++c)
-#pragma unroll
-        for (int e = 0; e < kW; ++e) {
-          const int64_t i = base + c * 32 * kW + e;
-          if (i < n) out[i] = Num<T>::FromAcc(v[c * kW + e] * scale);
-        }
+      in_tile([&](int r, int64_t i) { out[i] = Num<T>::FromAcc(v[r] * scale); });
     }
   }
 }
