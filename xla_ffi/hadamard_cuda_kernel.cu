@@ -465,9 +465,9 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // A -> B -> A transforms all 14 bits in registers, with no shuffles. Unlike
 // the block path, most loads go straight to registers (no staged copy of the
 // whole row in shared memory), barriers span only 4 warps, and 3 blocks an
-// SM take turns at memory and arithmetic. A thread writes, in B -> A, exactly the
-// words of X it read in A -> B, and in the next row's A -> B exactly the
-// words it read in B -> A, so a row needs only two barriers.
+// SM take turns at memory and arithmetic. A thread writes, in B -> A,
+// exactly the words of X it read in A -> B, and in the next row's A -> B
+// exactly the words it read in B -> A, so a row needs only two barriers.
 
 // X is addressed by a sum of per-bit word strides: a permutation of the
 // index bits onto address bits, padded so that every warp access is free of
@@ -575,9 +575,9 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   constexpr int kW = Tr::kW;
   constexpr int kStride = Tr::kThreads * kW;  // elements between a thread's chunks
   extern __shared__ uint4 smem[];
-  float* X = reinterpret_cast<float*>(smem);
-  T* S = reinterpret_cast<T*>(reinterpret_cast<char*>(smem) + Tr::kSmemX) + threadIdx.x * kW;
   const int t = threadIdx.x;
+  float* X = reinterpret_cast<float*>(smem);
+  T* S = reinterpret_cast<T*>(reinterpret_cast<char*>(smem) + Tr::kSmemX) + t * kW;
   float* const xa = X + RowXWord<kLogW, true>(t);
   float* const xb = X + RowXWord<kLogW, false>(t);
   // Each thread streams into S exactly the chunks it later reads, so S needs
@@ -711,18 +711,18 @@ cudaError_t LaunchRow(cudaStream_t stream, const T* in, T* out, int64_t rows, fl
                       int device, int sms) {
   using Tr = RowTraits<T>;
   auto kernel = HadamardRowKernel<T>;
-  static std::atomic<int> cache[kMaxDevices] = {};
-  int64_t wave = GridFor(rows, 1);
+  int64_t grid = GridFor(rows, 1);
+  cudaError_t err;
   if constexpr (Tr::kStaged > 0) {
-    const cudaError_t err = OneWave(kernel, Tr::kThreads, Tr::kSmem, device, sms, cache, &wave);
-    if (err != cudaSuccess) return err;
+    static std::atomic<int> cache[kMaxDevices] = {};
+    int64_t wave = 0;
+    err = OneWave(kernel, Tr::kThreads, Tr::kSmem, device, sms, cache, &wave);
+    if (wave < grid) grid = wave;
   } else {
-    const cudaError_t err =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
-    if (err != cudaSuccess) return err;
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
   }
-  const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
-  kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
+  if (err != cudaSuccess) return err;
+  kernel<<<static_cast<unsigned>(grid), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
 }
 
