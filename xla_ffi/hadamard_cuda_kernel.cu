@@ -672,13 +672,14 @@ cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
 
 constexpr int kMaxDevices = 64;
 
-// Blocks of `kernel` resident on the whole device at once: the grid of a
-// persistent kernel is exactly one wave. The per-SM count is cached per
-// device in `cache` (one per kernel); not a stream operation, so graph
-// capture is unaffected.
+// The grid of a persistent kernel: one wave (the blocks of `kernel` resident
+// on the whole device at once), or fewer when there are fewer rows. The
+// per-SM count is cached per device in `cache` (one per kernel); not a
+// stream operation, so graph capture is unaffected.
 template <class Kernel>
-cudaError_t OneWave(Kernel kernel, int threads, int smem, int device, int sms,
-                    std::atomic<int> (&cache)[kMaxDevices], int64_t* wave) {
+cudaError_t PersistentGrid(Kernel kernel, int threads, int smem, int device, int sms,
+                           int64_t rows, std::atomic<int> (&cache)[kMaxDevices],
+                           unsigned* grid) {
   // Per call: the attribute belongs to the current device's context.
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
@@ -689,7 +690,8 @@ cudaError_t OneWave(Kernel kernel, int threads, int smem, int device, int sms,
     if (per_sm <= 0) return cudaErrorInvalidConfiguration;
     if (device < kMaxDevices) cache[device].store(per_sm, std::memory_order_relaxed);
   }
-  *wave = int64_t{per_sm} * sms;
+  const int64_t wave = int64_t{per_sm} * sms;
+  *grid = static_cast<unsigned>(rows < wave ? rows : wave);
   return cudaSuccess;
 }
 
@@ -699,10 +701,10 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   using Tr = BlockTraits<T, L, kStaged>;
   auto kernel = HadamardBlockKernel<T, L, kStaged>;
   static std::atomic<int> cache[kMaxDevices] = {};
-  int64_t wave = 0;
-  const cudaError_t err = OneWave(kernel, Tr::kThreads, Tr::kSmem, device, sms, cache, &wave);
+  unsigned grid = 0;
+  const cudaError_t err =
+      PersistentGrid(kernel, Tr::kThreads, Tr::kSmem, device, sms, rows, cache, &grid);
   if (err != cudaSuccess) return err;
-  const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
   kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
 }
@@ -715,18 +717,16 @@ cudaError_t LaunchRow(cudaStream_t stream, const T* in, T* out, int64_t rows, fl
                       int device, int sms) {
   using Tr = RowTraits<T>;
   auto kernel = HadamardRowKernel<T>;
-  int64_t grid = GridFor(rows, 1);
+  unsigned grid = GridFor(rows, 1);
   cudaError_t err;
   if constexpr (Tr::kStaged > 0) {
     static std::atomic<int> cache[kMaxDevices] = {};
-    int64_t wave = 0;
-    err = OneWave(kernel, Tr::kThreads, Tr::kSmem, device, sms, cache, &wave);
-    if (wave < grid) grid = wave;
+    err = PersistentGrid(kernel, Tr::kThreads, Tr::kSmem, device, sms, rows, cache, &grid);
   } else {
     err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
   }
   if (err != cudaSuccess) return err;
-  kernel<<<static_cast<unsigned>(grid), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
+  kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
 }
 
