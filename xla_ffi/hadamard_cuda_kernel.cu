@@ -459,7 +459,7 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 }
 
 // ------------------------------------------------------------ row path
-// For 16-bit and f32 at d = 16384. A block of 128 threads holds the whole
+// For f32 at d = 16384 (16-bit rows take the tensor-core path below). A block of 128 threads holds the whole
 // row in registers, 128 float accumulators a thread, in two layouts of the
 // index bits [0, 14), joined by exchanges through shared memory X:
 //   A (load and store): thread bits are index bits [w, w+7), so each warp
@@ -469,7 +469,8 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // A -> B -> A transforms all 14 bits in registers, with no shuffles. Unlike
 // the block path, most loads go straight to registers (no staged copy of the
 // whole row in shared memory), barriers span only 4 warps, and 3 blocks an
-// SM take turns at memory and arithmetic. A thread writes, in B -> A,
+// SM take turns at memory and arithmetic, one block a row (the hardware
+// hands rows to whichever SM frees up first). A thread writes, in B -> A,
 // exactly the words of X it read in A -> B, and in the next row's A -> B
 // exactly the words it read in B -> A, so a row needs only two barriers.
 
@@ -530,16 +531,6 @@ __device__ __forceinline__ int RowXWord(int x) {
   return RowXWord<kLogW, kMid>(x, std::make_integer_sequence<int, 7>{});
 }
 
-// 16-bit rows: 16-byte chunks (of 16) a thread streams ahead, while its block
-// computes the row before, into shared memory S. Four is the most that keeps
-// three blocks an SM (64 KB of X + 8 KB of S each); the next row's loads then
-// start with a quarter of it on chip. Measured on the H100 (bf16, three
-// rounds): 1.062-1.067 x the copy against 1.082-1.093 with none; f16 is
-// unchanged at 1.06-1.08; the whole row ahead (two blocks an SM) is 1.13.
-#ifndef JAXHADA_ROW_STAGED_CHUNKS
-#define JAXHADA_ROW_STAGED_CHUNKS 4
-#endif
-
 template <typename T>
 struct RowTraits {
   static constexpr int kW = kVec<T>;
@@ -548,15 +539,12 @@ struct RowTraits {
   static constexpr int kThreads = 128;
   static constexpr int kV = 128;
   static constexpr int kChunks = kV / kW;  // 16-byte loads a thread
-  static constexpr int kStaged = sizeof(T) == 2 ? JAXHADA_ROW_STAGED_CHUNKS : 0;
   // 168 registers a thread allow three blocks an SM.
   static constexpr int kMinBlocks = 3;
-  static constexpr int kSmemX = RowXLayout<kLogW>::Words() * static_cast<int>(sizeof(float));
-  static constexpr int kSmem = kSmemX + kStaged * kThreads * 16;
+  static constexpr int kSmem = RowXLayout<kLogW>::Words() * static_cast<int>(sizeof(float));
+  static_assert(std::is_same_v<T, float>, "16-bit rows take the tensor-core path");
   static_assert(kLogW + 7 + ConstLog2(kChunks) == 14, "A covers the row's 14 bits");
   static_assert(kThreads * kV == kD, "128 accumulators a thread");
-  static_assert(kStaged >= 0 && kStaged <= kChunks, "staged chunks");
-  static_assert(kSmemX % 16 == 0, "S starts 16-byte aligned");
 };
 
 // B's 16-byte accesses: registers 4m .. 4m+3 are index bits w and w+1.
@@ -577,36 +565,20 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   using Tr = RowTraits<T>;
   constexpr int kLogW = Tr::kLogW;
   constexpr int kW = Tr::kW;
-  constexpr int kStride = Tr::kThreads * kW;  // elements between a thread's chunks
   extern __shared__ uint4 smem[];
-  const int t = threadIdx.x;
   float* X = reinterpret_cast<float*>(smem);
-  T* S = reinterpret_cast<T*>(reinterpret_cast<char*>(smem) + Tr::kSmemX) + t * kW;
+  const int t = threadIdx.x;
   float* const xa = X + RowXWord<kLogW, true>(t);
   float* const xb = X + RowXWord<kLogW, false>(t);
-  // Each thread streams into S exactly the chunks it later reads, so S needs
-  // no barrier: cp.async.wait_group makes a thread's own copies visible to
-  // it, and its next copy goes out only after its reads are consumed.
-  auto stage = [&](int64_t r) {
-    if constexpr (Tr::kStaged > 0) {
-      const T* src = in + r * Tr::kD + t * kW;
-#pragma unroll
-      for (int c = 0; c < Tr::kStaged; ++c) CpAsync16(S + c * kStride, src + c * kStride);
-      CpAsyncCommit();
-    }
-  };
-  int64_t row = blockIdx.x;
-  if (row < rows) stage(row);
-  for (; row < rows; row += gridDim.x) {
+  // One block a row (a grid-stride loop only past 2^24 rows): the hardware
+  // hands rows to whichever SM frees up first. (A persistent grid, and
+  // prefetching each block's next row into L2, both measured slower.)
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* src = in + row * Tr::kD + t * kW;
     float v[Tr::kV];
-    if constexpr (Tr::kStaged > 0) CpAsyncWaitAll();
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c)
-      LoadVec<T>(c < Tr::kStaged ? S + c * kStride : src + c * kStride, v, c * kW);
+    for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * Tr::kThreads * kW, v, c * kW);
     RegButterflies(v, 0x7Fu);
-    // The butterflies consumed every value read from S: refill it.
-    if (row + gridDim.x < rows) stage(row + gridDim.x);
 #pragma unroll
     for (int j = 0; j < Tr::kV; ++j) xa[RowXWord<kLogW, false>(j)] = v[j];
     __syncthreads();
@@ -620,7 +592,196 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
     for (int j = 0; j < Tr::kV; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
     T* dst = out + row * Tr::kD + t * kW;
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) StoreVec<T>(dst + c * kStride, v, c * kW, scale);
+    for (int c = 0; c < Tr::kChunks; ++c)
+      StoreVec<T>(dst + c * Tr::kThreads * kW, v, c * kW, scale);
+  }
+}
+
+// ------------------------------------------------------- tensor-core row path
+// For 16-bit rows at d = 16384. A block of 128 threads holds the whole row in
+// registers, 128 float accumulators a thread, in two layouts joined by one
+// exchange through shared memory X:
+//   A (load): thread t reads 16-byte vectors t * 8 + 1024 c, c = 0..15 (each
+//     warp load 512 contiguous bytes). Index bits 0 and 1 (inside each
+//     thread's vector) and 3, 4 (across lanes) go through one m16n8k16
+//     tensor-core product with H16 per 8 elements a thread. Its inputs are the
+//     16-bit values themselves, exact in the MMA; the ±1 products are exact
+//     and the sums accumulate in float, so the MMA rounds no more than float
+//     butterflies would. Butterflies in registers then do six more bits.
+//   B (store): the remaining index bits 6..9 sit in registers beside bits
+//     0..2, the output's 16-byte vector, so B transforms them and stores
+//     straight to device memory, each warp store covering four whole 128-byte
+//     lines.
+// One exchange a row where the f32 row path needs two (A -> B -> A), under
+// two thirds of its instructions, no conversions on the way in. That lighter
+// row is what lets one block a row (3 blocks an SM) keep device memory busy:
+// the same kernel as a persistent grid streaming rows ahead is slower.
+//
+// The MMA's fragments fix where index bits go. With k the 16 points
+// transformed and n 8 independent columns, the B operand (our data) holds
+// k bit 0 in a register's two halves (index bit 0), k bits 1, 2 on lane bits
+// 0, 1 (index bits 3, 4), k bit 3 on the choice of register (index bit 1),
+// n on lane bits 2..4 (index bits 5..7). The product leaves m (k's bits) on
+// lane bits 2..4 and register bit 1, n on register bit 0 and lane bits 0, 1.
+// MmaRowLayout lists where each index bit sits on both sides.
+struct MmaRowLayout {
+  // A, after the MMA. Register j = 8 c + 4 f + r: r's bits hold index bits 5
+  // and 1, f (the half of the 16-byte vector) bit 2, the chunk c bits 10..13.
+  __host__ __device__ static constexpr int ALane(int b) { return b == 0 ? 6 : b == 1 ? 7 : b == 2 ? 0 : b; }
+  __host__ __device__ static constexpr int AWarp(int b) { return 8 + b; }
+  __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : 7 + k; }
+  // B. Registers: index bits 6, 7 (one 16-byte read of X), the output vector
+  // 0, 1, 2, then 8, 9. Lanes: 3, 4, 5 (a quarter warp), 10, 11.
+  __host__ __device__ static constexpr int BReg(int k) { return k < 2 ? 6 + k : k < 5 ? k - 2 : k + 3; }
+  __host__ __device__ static constexpr int BLane(int b) { return b < 3 ? 3 + b : 7 + b; }
+  __host__ __device__ static constexpr int BWarp(int b) { return 12 + b; }
+  // Register-bit masks: A transforms every register bit but index bit 1,
+  // which the MMA did; B transforms 6..9 (j bits 0, 1, 5, 6).
+  static constexpr unsigned kMaskA = 0x7Du;
+  static constexpr unsigned kMaskB = 0x63u;
+
+  // X word stride of each index bit. A's lane bits get 1..16 (a warp's
+  // scalar stores hit 32 banks); B's 16-byte reads take bits 6, 7 at strides
+  // 1, 2; B's quarter-warp lanes 3, 4, 5 land on 16-byte slots 2, 4 and,
+  // through a top stride padded by 4, slot 1, so each quarter warp reads 8
+  // distinct slots. The other bits take 32, 64, ... 4096: distinct powers of
+  // two below the top stride, so each element has its own word.
+  static constexpr int kTop = 8192 + 4;
+  __host__ __device__ static constexpr int Stride(int bit) {
+    if (bit == 6) return 1;
+    if (bit == 7) return 2;
+    if (bit == 0) return 4;
+    if (bit == 3) return 8;
+    if (bit == 4) return 16;
+    if (bit == 5) return kTop;
+    return 32 << (bit == 1 ? 0 : bit == 2 ? 1 : bit - 6);
+  }
+  static constexpr int kWords = 2 * kTop - 4;
+
+  static constexpr bool Places(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
+    unsigned seen = 0;
+    for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
+    for (int i = 0; i < 2; ++i) seen |= 1u << warp(i);
+    for (int i = 0; i < 7; ++i) seen |= 1u << reg(i);
+    return seen == (1u << 14) - 1;
+  }
+};
+static_assert(MmaRowLayout::Places(MmaRowLayout::ALane, MmaRowLayout::AWarp, MmaRowLayout::AReg),
+              "A places every index bit once");
+static_assert(MmaRowLayout::Places(MmaRowLayout::BLane, MmaRowLayout::BWarp, MmaRowLayout::BReg),
+              "B places every index bit once");
+static_assert(MmaRowLayout::BReg(2) == 0 && MmaRowLayout::BReg(3) == 1 &&
+                  MmaRowLayout::BReg(4) == 2,
+              "B's output vector: j bits 2..4");
+
+// The sum of Weight(Where(k)) over the set bits k of x: a compile-time
+// constant when x is.
+template <int (*Where)(int), int (*Weight)(int), int... K>
+__device__ __forceinline__ int SumBits(int x, std::integer_sequence<int, K...>) {
+  return (0 + ... + (((x >> K) & 1) * Weight(Where(K))));
+}
+template <int N, int (*Where)(int), int (*Weight)(int)>
+__device__ __forceinline__ int SumBits(int x) {
+  return SumBits<Where, Weight>(x, std::make_integer_sequence<int, N>{});
+}
+__host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
+
+// d = H16 · b for one m16n8k16 fragment: a this lane's part of H16, b two
+// registers of packed 16-bit values, d four floats.
+template <typename T>
+__device__ __forceinline__ void MmaH16(float& d0, float& d1, float& d2, float& d3,
+                                       const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+        "{%4, %5, %6, %7}, {%8, %9}, {%10, %10, %10, %10};\n"
+        : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.0f));
+  } else {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+        "{%4, %5, %6, %7}, {%8, %9}, {%10, %10, %10, %10};\n"
+        : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.0f));
+  }
+}
+
+// This lane's part of the A operand H16 (row-major 16 x 16): its registers
+// hold (row g, cols 2q, 2q+1), (g+8, 2q..), (g, 2q+8..), (g+8, 2q+8..) for
+// g = lane / 4, q = lane % 4; H[m][k] = (-1)^popcount(m & k).
+template <typename T>
+__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
+  constexpr uint32_t kOne = std::is_same_v<T, __nv_bfloat16> ? 0x3F80u : 0x3C00u;
+  constexpr uint32_t kSign = 0x8000u;
+  const int g = lane >> 2, q = lane & 3;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int m = g + 8 * (i & 1), k = 2 * q + 8 * (i >> 1);
+    const uint32_t lo = kOne | (__popc(m & k) & 1 ? kSign : 0u);
+    const uint32_t hi = kOne | (__popc(m & (k + 1)) & 1 ? kSign : 0u);
+    a[i] = lo | (hi << 16);
+  }
+}
+
+template <typename T>
+struct MmaRowTraits {
+  static constexpr int kD = 1 << 14;
+  static constexpr int kThreads = 128;
+  static constexpr int kChunks = 16;    // 16-byte loads a thread
+  static constexpr int kStride = 1024;  // elements between a thread's chunks
+  // 168 registers a thread and 64 KB of X allow three blocks an SM.
+  static constexpr int kMinBlocks = 3;
+  static constexpr int kSmem = MmaRowLayout::kWords * static_cast<int>(sizeof(float));
+  static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
+  static_assert(kThreads * 128 == kD && kThreads * 8 == kStride, "128 accumulators a thread");
+};
+
+template <typename T>
+__global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
+    HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
+  using Tr = MmaRowTraits<T>;
+  using Lay = MmaRowLayout;
+  extern __shared__ uint4 smem[];
+  float* X = reinterpret_cast<float*>(smem);
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  float* const xa = X + SumBits<5, Lay::ALane, Lay::Stride>(lane) +
+                    SumBits<2, Lay::AWarp, Lay::Stride>(warp);
+  const float* const xb = X + SumBits<5, Lay::BLane, Lay::Stride>(lane) +
+                          SumBits<2, Lay::BWarp, Lay::Stride>(warp);
+  const int out_base = SumBits<5, Lay::BLane, ElementOffset>(lane) +
+                       SumBits<2, Lay::BWarp, ElementOffset>(warp);
+  uint32_t h16[4];
+  H16Fragment<T>(lane, h16);
+  // One block a row (a grid-stride loop only past 2^24 rows).
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* src = in + row * Tr::kD + t * 8;
+    uint4 raw[Tr::kChunks];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c)
+      raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
+    float v[128];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c) {
+      MmaH16<T>(v[8 * c], v[8 * c + 1], v[8 * c + 2], v[8 * c + 3], h16, raw[c].x, raw[c].y);
+      MmaH16<T>(v[8 * c + 4], v[8 * c + 5], v[8 * c + 6], v[8 * c + 7], h16, raw[c].z, raw[c].w);
+    }
+    RegButterflies(v, Lay::kMaskA);
+    __syncthreads();  // a block's previous row (past 2^24 rows) is out of X
+#pragma unroll
+    for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
+    __syncthreads();
+#pragma unroll
+    for (int m = 0; m < 32; ++m) LoadQuad(xb + SumBits<7, Lay::BReg, Lay::Stride>(4 * m), v, m);
+    RegButterflies(v, Lay::kMaskB);
+    // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
+    T* dst = out + row * Tr::kD + out_base;
+#pragma unroll
+    for (int s = 0; s < 16; ++s) {
+      const int j0 = (s & 3) | ((s >> 2) << 5);
+      alignas(16) T e[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[j0 | (i << 2)] * scale);
+      *reinterpret_cast<uint4*>(dst + SumBits<7, Lay::BReg, ElementOffset>(j0)) =
+          *reinterpret_cast<const uint4*>(e);
+    }
   }
 }
 
@@ -709,30 +870,35 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   return cudaGetLastError();
 }
 
-// Staged (16-bit): a persistent grid, so each block streams its next row
-// while it computes. Unstaged (f32): one block a row, handed out by the
-// hardware to whichever SM frees up first.
+// One block a row, handed out by the hardware to whichever SM frees up first.
 template <typename T>
-cudaError_t LaunchRow(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
-                      int device, int sms) {
+cudaError_t LaunchRow(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale) {
   using Tr = RowTraits<T>;
   auto kernel = HadamardRowKernel<T>;
-  unsigned grid = GridFor(rows, 1);
-  cudaError_t err;
-  if constexpr (Tr::kStaged > 0) {
-    static std::atomic<int> cache[kMaxDevices] = {};
-    err = PersistentGrid(kernel, Tr::kThreads, Tr::kSmem, device, sms, rows, cache, &grid);
-  } else {
-    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
-  }
+  const cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
   if (err != cudaSuccess) return err;
-  kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
+  kernel<<<GridFor(rows, 1), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
 }
 
-// d = 8192 .. 32768 (16-bit and f32): the row path at 16384 where the device
-// has the shared memory, else the block path, staged when the row fits
-// beside X.
+// One block a row, as for the f32 row path: with the arithmetic on the
+// tensor cores, the hardware's hand-out of rows keeps memory busy better
+// than a persistent grid streaming rows ahead (1.02 against 1.09 x the copy).
+template <typename T>
+cudaError_t LaunchMmaRow(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale) {
+  auto kernel = HadamardMmaRowKernel<T>;
+  const cudaError_t err = cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, MmaRowTraits<T>::kSmem);
+  if (err != cudaSuccess) return err;
+  kernel<<<GridFor(rows, 1), MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kSmem, stream>>>(
+      in, out, rows, scale);
+  return cudaGetLastError();
+}
+
+// d = 8192 .. 32768 (16-bit and f32): at 16384 the tensor-core path (16-bit)
+// or the row path (f32) where the device has the shared memory, else the
+// block path, staged when the row fits beside X.
 template <typename T, int L>
 cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
                        const detail::PathLimits& limits) {
@@ -744,9 +910,12 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (err == cudaSuccess && smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
-  if constexpr (L == 14) {
+  if constexpr (L == 14 && sizeof(T) == 2) {
+    if (limits.row_path && MmaRowTraits<T>::kSmem <= smem_limit)
+      return LaunchMmaRow<T>(stream, in, out, rows, scale);
+  } else if constexpr (L == 14) {
     if (limits.row_path && RowTraits<T>::kSmem <= smem_limit)
-      return LaunchRow<T>(stream, in, out, rows, scale, device, sms);
+      return LaunchRow<T>(stream, in, out, rows, scale);
   }
   if (BlockTraits<T, L, true>::kSmem <= smem_limit)
     return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device, sms);
