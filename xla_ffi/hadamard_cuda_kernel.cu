@@ -833,66 +833,46 @@ cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
 
 constexpr int kMaxDevices = 64;
 
-// The grid of a persistent kernel: one wave (the blocks of `kernel` resident
-// on the whole device at once), or fewer when there are fewer rows. The
-// per-SM count is cached per device in `cache` (one per kernel); not a
-// stream operation, so graph capture is unaffected.
-template <class Kernel>
-cudaError_t PersistentGrid(Kernel kernel, int threads, int smem, int device, int sms,
-                           int64_t rows, std::atomic<int> (&cache)[kMaxDevices],
-                           unsigned* grid) {
-  // Per call: the attribute belongs to the current device's context.
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-  if (err != cudaSuccess) return err;
-  int per_sm = device < kMaxDevices ? cache[device].load(std::memory_order_relaxed) : 0;
-  if (per_sm <= 0) {
-    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem);
-    if (err != cudaSuccess) return err;
-    if (per_sm <= 0) return cudaErrorInvalidConfiguration;
-    if (device < kMaxDevices) cache[device].store(per_sm, std::memory_order_relaxed);
-  }
-  const int64_t wave = int64_t{per_sm} * sms;
-  *grid = static_cast<unsigned>(rows < wave ? rows : wave);
-  return cudaSuccess;
-}
-
+// The block path's persistent grid: one wave (the blocks resident on the
+// whole device at once: occupancy x SMs, cached per kernel and device), or
+// fewer when there are fewer rows. The queries are not stream operations, so
+// graph capture is unaffected.
 template <typename T, int L, bool kStaged>
 cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
-                        int device, int sms) {
+                        int device) {
   using Tr = BlockTraits<T, L, kStaged>;
   auto kernel = HadamardBlockKernel<T, L, kStaged>;
-  static std::atomic<int> cache[kMaxDevices] = {};
-  unsigned grid = 0;
-  const cudaError_t err =
-      PersistentGrid(kernel, Tr::kThreads, Tr::kSmem, device, sms, rows, cache, &grid);
+  // Per call: the attribute belongs to the current device's context.
+  cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
   if (err != cudaSuccess) return err;
+  static std::atomic<int64_t> cached_wave[kMaxDevices] = {};
+  int64_t wave = device < kMaxDevices ? cached_wave[device].load(std::memory_order_relaxed) : 0;
+  if (wave <= 0) {
+    int per_sm = 0, sms = 0;
+    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Tr::kThreads, Tr::kSmem);
+    if (err == cudaSuccess)
+      err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (err != cudaSuccess) return err;
+    if (per_sm <= 0) return cudaErrorInvalidConfiguration;
+    wave = int64_t{per_sm} * sms;
+    if (device < kMaxDevices) cached_wave[device].store(wave, std::memory_order_relaxed);
+  }
+  const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
   kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
 }
 
-// One block a row, handed out by the hardware to whichever SM frees up first.
-template <typename T>
-cudaError_t LaunchRow(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale) {
-  using Tr = RowTraits<T>;
-  auto kernel = HadamardRowKernel<T>;
+// One block a row, handed out by the hardware to whichever SM frees up
+// first: the row path (f32) and the tensor-core path (16-bit). A persistent
+// grid streaming rows ahead measured slower for both (notes v7, v9).
+template <typename T, typename Kernel>
+cudaError_t LaunchBlockPerRow(Kernel kernel, int threads, int smem, cudaStream_t stream,
+                              const T* in, T* out, int64_t rows, float scale) {
   const cudaError_t err =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
-  kernel<<<GridFor(rows, 1), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
-  return cudaGetLastError();
-}
-
-// One block a row, as for the f32 row path: with the arithmetic on the
-// tensor cores, the hardware's hand-out of rows keeps memory busy better
-// than a persistent grid streaming rows ahead (1.02 against 1.09 x the copy).
-template <typename T>
-cudaError_t LaunchMmaRow(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale) {
-  auto kernel = HadamardMmaRowKernel<T>;
-  const cudaError_t err = cudaFuncSetAttribute(
-      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, MmaRowTraits<T>::kSmem);
-  if (err != cudaSuccess) return err;
-  kernel<<<GridFor(rows, 1), MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kSmem, stream>>>(
-      in, out, rows, scale);
+  kernel<<<GridFor(rows, 1), threads, smem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
 }
 
@@ -905,22 +885,25 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err != cudaSuccess) return err;
-  int sms = 0, smem_limit = limits.smem_per_block;
-  err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (err == cudaSuccess && smem_limit < 0)
+  int smem_limit = limits.smem_per_block;
+  if (smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
   if constexpr (L == 14 && sizeof(T) == 2) {
-    if (limits.row_path && MmaRowTraits<T>::kSmem <= smem_limit)
-      return LaunchMmaRow<T>(stream, in, out, rows, scale);
+    using Tr = MmaRowTraits<T>;
+    if (limits.row_path && Tr::kSmem <= smem_limit)
+      return LaunchBlockPerRow(HadamardMmaRowKernel<T>, Tr::kThreads, Tr::kSmem, stream, in, out,
+                               rows, scale);
   } else if constexpr (L == 14) {
-    if (limits.row_path && RowTraits<T>::kSmem <= smem_limit)
-      return LaunchRow<T>(stream, in, out, rows, scale);
+    using Tr = RowTraits<T>;
+    if (limits.row_path && Tr::kSmem <= smem_limit)
+      return LaunchBlockPerRow(HadamardRowKernel<T>, Tr::kThreads, Tr::kSmem, stream, in, out,
+                               rows, scale);
   }
   if (BlockTraits<T, L, true>::kSmem <= smem_limit)
-    return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device, sms);
+    return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);
   if (BlockTraits<T, L, false>::kSmem <= smem_limit)
-    return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device, sms);
+    return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device);
   return cudaErrorInvalidConfiguration;
 }
 
