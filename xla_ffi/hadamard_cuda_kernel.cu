@@ -125,6 +125,70 @@ __device__ __forceinline__ void LaneButterflies(Acc (&v)[kN], unsigned mask, int
   }
 }
 
+// d = a · b (+ d, with kAdd) for one m16n8k16 tensor-core tile: a (16 x 16,
+// row-major: four registers) and b (16 x 8, column-major: two) are this
+// lane's fragments of packed 16-bit values, d its four floats. Products of
+// 16-bit values with ±1 are exact and the MMA sums them in float.
+template <typename T, bool kAdd>
+__device__ __forceinline__ void MmaM16N8K16(float& d0, float& d1, float& d2, float& d3,
+                                            const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  const float zero = 0.0f;
+#define JAXHADA_MMA_H16(TYPE)                                                             \
+  asm("mma.sync.aligned.m16n8k16.row.col.f32." TYPE "." TYPE ".f32 {%0, %1, %2, %3}, " \
+      "{%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};\n"                              \
+      : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)                                           \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1),                    \
+        "f"(kAdd ? d0 : zero), "f"(kAdd ? d1 : zero), "f"(kAdd ? d2 : zero),            \
+        "f"(kAdd ? d3 : zero))
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    JAXHADA_MMA_H16("bf16");
+  } else {
+    JAXHADA_MMA_H16("f16");
+  }
+#undef JAXHADA_MMA_H16
+}
+
+// This lane's part of the A operand H16 (row-major 16 x 16): its registers
+// hold (row g, cols 2q, 2q+1), (g+8, 2q..), (g, 2q+8..), (g+8, 2q+8..) for
+// g = lane / 4, q = lane % 4; H[m][k] = (-1)^popcount(m & k).
+template <typename T>
+__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
+  constexpr uint32_t kOne = std::is_same_v<T, __nv_bfloat16> ? 0x3F80u : 0x3C00u;
+  constexpr uint32_t kSign = 0x8000u;
+  const int g = lane >> 2, q = lane & 3;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int m = g + 8 * (i & 1), k = 2 * q + 8 * (i >> 1);
+    const uint32_t lo = kOne | (__popc(m & k) & 1 ? kSign : 0u);
+    const uint32_t hi = kOne | (__popc(m & (k + 1)) & 1 ? kSign : 0u);
+    a[i] = lo | (hi << 16);
+  }
+}
+
+// The first four index bits of a 16-bit warp-path tile through tensor cores.
+// Each 16-byte vector (8 values, index bits 0..2) with its quarter-warp
+// neighbours (lane bits 0, 1: index bits 3, 4) and the rest of the warp
+// (lane bits 2..4: index bits 5..7) is the A operand of two MMAs, as loaded:
+// row m = lane / 4 + 8 (index bit 2), column k = 2 (lane % 4) + index bit 0
+// + 8 (index bit 1), so word j of a vector is A register {0, 2, 1, 3}[j].
+// Times H16 (its n = 0..7 and n = 8..15 column halves, which H's symmetry
+// makes H16Fragment's registers {0, 2} and {1, 3}), each row's 16 values
+// come out transformed over index bits 0, 1, 3, 4, in float, at the same
+// lanes and vector positions they came from: no shuffle, no conversion, and
+// four of the tile's index bits done in two instructions per vector.
+template <typename T, int kChunks, int kV>
+__device__ __forceinline__ void WarpMmaH16(const uint32_t (&w)[kChunks][4],
+                                           const uint32_t (&h16)[4], float (&v)[kV]) {
+  static_assert(kV == 8 * kChunks, "one 8-value vector a chunk");
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const uint32_t a[4] = {w[c][0], w[c][2], w[c][1], w[c][3]};
+    float* f = v + 8 * c;
+    MmaM16N8K16<T, false>(f[0], f[1], f[4], f[5], a, h16[0], h16[2]);  // index bit 1 = 0
+    MmaM16N8K16<T, false>(f[2], f[3], f[6], f[7], a, h16[1], h16[3]);  // index bit 1 = 1
+  }
+}
+
 // ------------------------------------------------------------ warp path
 // For d <= 1024 (f64: also <= 1024), and for 16-bit and f32 up to
 // kWarpMaxLog2D. A warp owns a contiguous tile of 32 * kV elements: element
@@ -132,13 +196,18 @@ __device__ __forceinline__ void LaneButterflies(Acc (&v)[kN], unsigned mask, int
 // above the vector's chunk number. Each lane's loads are 16-byte and a warp's
 // accesses for one chunk are 512 contiguous bytes. Index bits below log2_d
 // are transformed: vector and chunk bits in registers, lane bits by
-// shuffles; higher bits only select the row, so one tile holds many short
+// shuffles (16-bit rows of d >= 32 first do bits 0, 1, 3, 4 on tensor cores:
+// WarpMmaH16); higher bits only select the row, so one tile holds many short
 // rows and tiny d needs no special case. No shared memory and no barrier:
 // warps only wait on their own loads.
 
 // Rows up to 2^kWarpMaxLog2D take the warp path: 16 accumulators a thread up
 // to d = 512, then 32 (d = 1024), 64 (2048) and 128 (4096), one whole row a
 // warp from d = 512 on.
+// -DJAXHADA_WARP_MMA=0 builds the shuffle-only form, to time against.
+#ifndef JAXHADA_WARP_MMA
+#define JAXHADA_WARP_MMA 1
+#endif
 #ifndef JAXHADA_WARP_MAX_LOG2_D
 #define JAXHADA_WARP_MAX_LOG2_D 12
 #endif
@@ -174,6 +243,10 @@ struct WarpTraits {
       if (kLogW + b < L) m |= 1u << b;
     return m;
   }
+  // 16-bit rows of 32 or more elements start with tensor cores (below).
+  static constexpr bool kMma = sizeof(T) == 2 && L >= 5 && JAXHADA_WARP_MMA;
+  static constexpr unsigned kMmaRegBits = kMma ? 0x3u : 0u;   // index bits 0, 1
+  static constexpr unsigned kMmaLaneBits = kMma ? 0x3u : 0u;  // index bits 3, 4
   static_assert(kV == (16 << ConstMax(0, L - 9)), "accumulators a thread");
   static_assert(L <= kLogW + 5 + kLogChunks, "a row must fit in one warp tile");
   static_assert(kTile % (1 << L) == 0, "a tile holds whole rows");
@@ -189,14 +262,16 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
   const int lane = threadIdx.x & 31;
   const int64_t first_warp = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) >> 5;
   const int64_t num_warps = (int64_t{gridDim.x} * blockDim.x) >> 5;
+  uint32_t h16[4] = {};
+  if constexpr (Tr::kMma) H16Fragment<T>(lane, h16);
   // The loop bound and `full` depend on the tile only: warp-uniform, as the
-  // shuffles need.
+  // shuffles and MMAs need.
   for (int64_t tile = first_warp; tile * Tr::kTile < n; tile += num_warps) {
     const int64_t base = tile * Tr::kTile + lane * kW;
     const bool full = (tile + 1) * Tr::kTile <= n;
-    Acc v[Tr::kV];
     // The last, partial tile goes element by element: `in_tile(f)` calls
     // f(register, element index) for each of this thread's elements before n.
+    // Rows past the end are zeros and never stored.
     auto in_tile = [&](auto&& f) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c)
@@ -206,17 +281,34 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
           if (i < n) f(c * kW + e, i);
         }
     };
-    if (full) {
+    Acc v[Tr::kV];
+    if constexpr (Tr::kMma) {
+      uint32_t w[kChunks][4];  // the 16-bit values as loaded, two a word
+      if (full) {
+#pragma unroll
+        for (int c = 0; c < kChunks; ++c) {
+          const uint4 raw = *reinterpret_cast<const uint4*>(in + base + c * 32 * kW);
+          w[c][0] = raw.x, w[c][1] = raw.y, w[c][2] = raw.z, w[c][3] = raw.w;
+        }
+      } else {
+#pragma unroll
+        for (int c = 0; c < kChunks; ++c) w[c][0] = w[c][1] = w[c][2] = w[c][3] = 0u;
+        const uint16_t* bits = reinterpret_cast<const uint16_t*>(in);
+        in_tile([&](int r, int64_t i) {
+          w[r / kW][(r % kW) / 2] |= uint32_t{bits[i]} << (16 * (r % 2));
+        });
+      }
+      WarpMmaH16<T>(w, h16, v);
+    } else if (full) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
     } else {
-      // Rows past the end are zeros and never stored.
 #pragma unroll
       for (int r = 0; r < Tr::kV; ++r) v[r] = Acc(0);
       in_tile([&](int r, int64_t i) { v[r] = Num<T>::ToAcc(in[i]); });
     }
-    RegButterflies(v, Tr::RegMask());
-    LaneButterflies(v, Tr::LaneMask(), lane);
+    RegButterflies(v, Tr::RegMask() & ~Tr::kMmaRegBits);
+    LaneButterflies(v, Tr::LaneMask() & ~Tr::kMmaLaneBits, lane);
     if (full) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) StoreVec<T>(out + base + c * 32 * kW, v, c * kW, scale);
@@ -458,6 +550,49 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
   }
 }
 
+// ------------------------------------------------------------ pair path
+// For d = 32768 (16-bit and f32) on GPUs with thread-block clusters. With lo
+// and hi a row's two halves, H32768 (lo, hi) = (H16384 (lo + hi),
+// H16384 (lo - hi)): a pair of blocks takes a row, each reading the whole row
+// and computing one output half with the d = 16384 kernel below (the
+// tensor-core path for 16-bit, the row path for f32), adding or subtracting
+// hi as it loads. Device memory still sees each element read once (the two
+// blocks of a pair run side by side, so the second read of a line hits L2)
+// and written once, and each block needs only a 16384-element row's
+// registers: three blocks an SM, one pair a row, where a whole row an SM
+// allows one block an SM (the block path).
+//
+// The two blocks of a pair each read the whole row, so in place neither may
+// store before the other has read: each block arrives once its loads are
+// consumed and waits before its first store. The pair is a cluster, which
+// makes both blocks resident at once. Out of place the blocks share no
+// written data and skip the barrier: coupling the pair's timing costs about
+// 2% of bandwidth, and in place the release of `arrive` (a GPU-wide memory
+// fence) about 13% on the H200 (notes v10).
+// Predicated rather than branched on `when` (uniform across the block): a
+// branch splits the load phase and the f32 kernel then spills.
+__device__ __forceinline__ void PairArrive(bool when) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n"
+      " @p barrier.cluster.arrive.release.aligned;\n}\n"
+      ::"r"(static_cast<int>(when))
+      : "memory");
+#else
+  if (when) __trap();  // the launcher takes the pair path only where clusters exist
+#endif
+}
+__device__ __forceinline__ void PairWait(bool when) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile(
+      "{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n"
+      " @p barrier.cluster.wait.acquire.aligned;\n}\n" ::"r"(static_cast<int>(when))
+      : "memory");
+#else
+  if (when) __trap();
+#endif
+}
+
 // ------------------------------------------------------------ row path
 // For f32 at d = 16384 (16-bit rows take the tensor-core path below). A block of 128 threads holds the whole
 // row in registers, 128 float accumulators a thread, in two layouts of the
@@ -545,6 +680,7 @@ struct RowTraits {
   static_assert(std::is_same_v<T, float>, "16-bit rows take the tensor-core path");
   static_assert(kLogW + 7 + ConstLog2(kChunks) == 14, "A covers the row's 14 bits");
   static_assert(kThreads * kV == kD, "128 accumulators a thread");
+  static_assert(kSmem >= kD * static_cast<int>(sizeof(float)), "the pair path stages hi in X");
 };
 
 // B's 16-byte accesses: registers 4m .. 4m+3 are index bits w and w+1.
@@ -559,25 +695,54 @@ __device__ __forceinline__ void StoreQuad(float* p, const float (&v)[128], int m
   *reinterpret_cast<float4*>(p) = make_float4(v[4 * m], v[4 * m + 1], v[4 * m + 2], v[4 * m + 3]);
 }
 
-template <typename T>
+// kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
+// of a row's pair (the pair path above) transforms lo ± hi, hi added as
+// fma(hi, ±1, lo): one exact product, one rounding, like any butterfly.
+template <typename T, int kHalves>
 __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
     HadamardRowKernel(const T* in, T* out, int64_t rows, float scale) {
   using Tr = RowTraits<T>;
+  static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   constexpr int kLogW = Tr::kLogW;
   constexpr int kW = Tr::kW;
+  constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x;
   float* const xa = X + RowXWord<kLogW, true>(t);
   float* const xb = X + RowXWord<kLogW, false>(t);
-  // One block a row (a grid-stride loop only past 2^24 rows): the hardware
-  // hands rows to whichever SM frees up first. (A persistent grid, and
-  // prefetching each block's next row into L2, both measured slower.)
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* src = in + row * Tr::kD + t * kW;
+  const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
+  const bool pair_sync = kHalves == 2 && static_cast<const void*>(in) == out;
+  const float hi_sign = half ? -1.0f : 1.0f;
+  // One block (pair) a row (a grid-stride loop only past 2^24 rows): the
+  // hardware hands rows to whichever SM frees up first. (A persistent grid,
+  // and prefetching each block's next row into L2, both measured slower.)
+  for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
+    const T* src = in + row * kRowD + t * kW;
+    if constexpr (kHalves == 2) {
+      // hi streams into X (free until the first exchange) while lo loads
+      // into registers: holding both in registers would spill.
+      if (row != blockIdx.x / kHalves) __syncthreads();  // the previous row is out of X
+#pragma unroll
+      for (int c = 0; c < Tr::kChunks; ++c)
+        CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * Tr::kThreads * kW);
+      CpAsyncCommit();
+    }
     float v[Tr::kV];
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * Tr::kThreads * kW, v, c * kW);
+    if constexpr (kHalves == 2) {
+      CpAsyncWaitAll();  // each thread reads back only what it staged
+#pragma unroll
+      for (int c = 0; c < Tr::kChunks; ++c) {
+        float hi[kW];
+        LoadVec<float>(X + (c * Tr::kThreads + t) * kW, hi, 0);
+#pragma unroll
+        for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
+      }
+      PairArrive(pair_sync);
+      __syncthreads();  // all of hi is out of X before the exchange writes it
+    }
     RegButterflies(v, 0x7Fu);
 #pragma unroll
     for (int j = 0; j < Tr::kV; ++j) xa[RowXWord<kLogW, false>(j)] = v[j];
@@ -590,7 +755,8 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
     __syncthreads();
 #pragma unroll
     for (int j = 0; j < Tr::kV; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
-    T* dst = out + row * Tr::kD + t * kW;
+    PairWait(pair_sync);
+    T* dst = out + row * kRowD + half * Tr::kD + t * kW;
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c)
       StoreVec<T>(dst + c * Tr::kThreads * kW, v, c * kW, scale);
@@ -686,41 +852,6 @@ __device__ __forceinline__ int SumBits(int x) {
 }
 __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 
-// d = H16 · b for one m16n8k16 fragment: a this lane's part of H16, b two
-// registers of packed 16-bit values, d four floats.
-template <typename T>
-__device__ __forceinline__ void MmaH16(float& d0, float& d1, float& d2, float& d3,
-                                       const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
-        "{%4, %5, %6, %7}, {%8, %9}, {%10, %10, %10, %10};\n"
-        : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.0f));
-  } else {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
-        "{%4, %5, %6, %7}, {%8, %9}, {%10, %10, %10, %10};\n"
-        : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.0f));
-  }
-}
-
-// This lane's part of the A operand H16 (row-major 16 x 16): its registers
-// hold (row g, cols 2q, 2q+1), (g+8, 2q..), (g, 2q+8..), (g+8, 2q+8..) for
-// g = lane / 4, q = lane % 4; H[m][k] = (-1)^popcount(m & k).
-template <typename T>
-__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
-  constexpr uint32_t kOne = std::is_same_v<T, __nv_bfloat16> ? 0x3F80u : 0x3C00u;
-  constexpr uint32_t kSign = 0x8000u;
-  const int g = lane >> 2, q = lane & 3;
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int m = g + 8 * (i & 1), k = 2 * q + 8 * (i >> 1);
-    const uint32_t lo = kOne | (__popc(m & k) & 1 ? kSign : 0u);
-    const uint32_t hi = kOne | (__popc(m & (k + 1)) & 1 ? kSign : 0u);
-    a[i] = lo | (hi << 16);
-  }
-}
-
 template <typename T>
 struct MmaRowTraits {
   static constexpr int kD = 1 << 14;
@@ -734,11 +865,17 @@ struct MmaRowTraits {
   static_assert(kThreads * 128 == kD && kThreads * 8 == kStride, "128 accumulators a thread");
 };
 
-template <typename T>
+// kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
+// of a row's pair (the pair path above) computes H16384 (lo ± hi): the MMA
+// adds hi's product with H16 to lo's, H16's signs flipped for h = 1, so the
+// inputs stay exact in the MMA and the rest of the kernel is unchanged.
+template <typename T, int kHalves>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
   using Tr = MmaRowTraits<T>;
   using Lay = MmaRowLayout;
+  static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
+  constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
@@ -746,23 +883,35 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
                     SumBits<2, Lay::AWarp, Lay::Stride>(warp);
   const float* const xb = X + SumBits<5, Lay::BLane, Lay::Stride>(lane) +
                           SumBits<2, Lay::BWarp, Lay::Stride>(warp);
-  const int out_base = SumBits<5, Lay::BLane, ElementOffset>(lane) +
+  const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
+  const bool pair_sync = kHalves == 2 && static_cast<const void*>(in) == out;
+  const int out_base = half * Tr::kD + SumBits<5, Lay::BLane, ElementOffset>(lane) +
                        SumBits<2, Lay::BWarp, ElementOffset>(warp);
-  uint32_t h16[4];
+  uint32_t h16[4], h16_hi[4];
   H16Fragment<T>(lane, h16);
-  // One block a row (a grid-stride loop only past 2^24 rows).
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* src = in + row * Tr::kD + t * 8;
-    uint4 raw[Tr::kChunks];
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c)
-      raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
+  for (int i = 0; i < 4; ++i) h16_hi[i] = half ? h16[i] ^ 0x80008000u : h16[i];
+  // One block (pair) a row (a grid-stride loop only past 2^24 rows).
+  for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
+    const T* src = in + row * kRowD + t * 8;
+    uint4 raw[kHalves][Tr::kChunks];
+#pragma unroll
+    for (int p = 0; p < kHalves; ++p)
+#pragma unroll
+      for (int c = 0; c < Tr::kChunks; ++c)
+        raw[p][c] = *reinterpret_cast<const uint4*>(src + p * Tr::kD + c * Tr::kStride);
     float v[128];
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c) {
-      MmaH16<T>(v[8 * c], v[8 * c + 1], v[8 * c + 2], v[8 * c + 3], h16, raw[c].x, raw[c].y);
-      MmaH16<T>(v[8 * c + 4], v[8 * c + 5], v[8 * c + 6], v[8 * c + 7], h16, raw[c].z, raw[c].w);
+      float* f = v + 8 * c;
+      MmaM16N8K16<T, false>(f[0], f[1], f[2], f[3], h16, raw[0][c].x, raw[0][c].y);
+      MmaM16N8K16<T, false>(f[4], f[5], f[6], f[7], h16, raw[0][c].z, raw[0][c].w);
+      if constexpr (kHalves == 2) {
+        MmaM16N8K16<T, true>(f[0], f[1], f[2], f[3], h16_hi, raw[1][c].x, raw[1][c].y);
+        MmaM16N8K16<T, true>(f[4], f[5], f[6], f[7], h16_hi, raw[1][c].z, raw[1][c].w);
+      }
     }
+    PairArrive(pair_sync);
     RegButterflies(v, Lay::kMaskA);
     __syncthreads();  // a block's previous row (past 2^24 rows) is out of X
 #pragma unroll
@@ -771,8 +920,9 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 #pragma unroll
     for (int m = 0; m < 32; ++m) LoadQuad(xb + SumBits<7, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
+    PairWait(pair_sync);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
-    T* dst = out + row * Tr::kD + out_base;
+    T* dst = out + row * kRowD + out_base;
 #pragma unroll
     for (int s = 0; s < 16; ++s) {
       const int j0 = (s & 3) | ((s >> 2) << 5);
@@ -863,22 +1013,37 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   return cudaGetLastError();
 }
 
-// One block a row, handed out by the hardware to whichever SM frees up
-// first: the row path (f32) and the tensor-core path (16-bit). A persistent
-// grid streaming rows ahead measured slower for both (notes v7, v9).
-template <typename T, typename Kernel>
-cudaError_t LaunchBlockPerRow(Kernel kernel, int threads, int smem, cudaStream_t stream,
-                              const T* in, T* out, int64_t rows, float scale) {
+// One block a row (d = 16384), or one pair of blocks a row as a cluster
+// (d = 32768, the pair path), handed out by the hardware to whichever SM
+// frees up first: the row path (f32) and the tensor-core path (16-bit). A
+// persistent grid streaming rows ahead measured slower for both (notes v7,
+// v9).
+template <typename T>
+cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int blocks_per_row,
+                               int threads, int smem, cudaStream_t stream, const T* in, T* out,
+                               int64_t rows, float scale) {
   const cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
-  kernel<<<GridFor(rows, 1), threads, smem, stream>>>(in, out, rows, scale);
-  return cudaGetLastError();
+  cudaLaunchAttribute cluster = {};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = blocks_per_row;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(blocks_per_row * GridFor(rows, 1));
+  config.blockDim = dim3(threads);
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = blocks_per_row > 1 ? &cluster : nullptr;
+  config.numAttrs = blocks_per_row > 1 ? 1 : 0;
+  return cudaLaunchKernelEx(&config, kernel, in, out, rows, scale);
 }
 
-// d = 8192 .. 32768 (16-bit and f32): at 16384 the tensor-core path (16-bit)
-// or the row path (f32) where the device has the shared memory, else the
-// block path, staged when the row fits beside X.
+// d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
+// path (16-bit) or the row path (f32), one block or one pair of blocks a row,
+// where the device has the shared memory (and, for the pair, clusters); else
+// the block path, staged when the row fits beside X.
 template <typename T, int L>
 cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
                        const detail::PathLimits& limits) {
@@ -889,16 +1054,22 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
-  if constexpr (L == 14 && sizeof(T) == 2) {
-    using Tr = MmaRowTraits<T>;
-    if (limits.row_path && Tr::kSmem <= smem_limit)
-      return LaunchBlockPerRow(HadamardMmaRowKernel<T>, Tr::kThreads, Tr::kSmem, stream, in, out,
-                               rows, scale);
-  } else if constexpr (L == 14) {
-    using Tr = RowTraits<T>;
-    if (limits.row_path && Tr::kSmem <= smem_limit)
-      return LaunchBlockPerRow(HadamardRowKernel<T>, Tr::kThreads, Tr::kSmem, stream, in, out,
-                               rows, scale);
+  if constexpr (L == 14 || L == 15) {
+    constexpr int kHalves = L == 15 ? 2 : 1;
+    int clusters = 1;
+    if (kHalves == 2) err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
+    if (err != cudaSuccess) return err;
+    if constexpr (sizeof(T) == 2) {
+      using Tr = MmaRowTraits<T>;
+      if (limits.row_path && clusters && Tr::kSmem <= smem_limit)
+        return LaunchBlocksPerRow<T>(HadamardMmaRowKernel<T, kHalves>, kHalves, Tr::kThreads,
+                                     Tr::kSmem, stream, in, out, rows, scale);
+    } else {
+      using Tr = RowTraits<T>;
+      if (limits.row_path && clusters && Tr::kSmem <= smem_limit)
+        return LaunchBlocksPerRow<T>(HadamardRowKernel<T, kHalves>, kHalves, Tr::kThreads,
+                                     Tr::kSmem, stream, in, out, rows, scale);
+    }
   }
   if (BlockTraits<T, L, true>::kSmem <= smem_limit)
     return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);
