@@ -165,28 +165,23 @@ __device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
   }
 }
 
-// The first four index bits of a 16-bit warp-path tile through tensor cores.
-// Each 16-byte vector (8 values, index bits 0..2) with its quarter-warp
-// neighbours (lane bits 0, 1: index bits 3, 4) and the rest of the warp
-// (lane bits 2..4: index bits 5..7) is the A operand of two MMAs, as loaded:
-// row m = lane / 4 + 8 (index bit 2), column k = 2 (lane % 4) + index bit 0
-// + 8 (index bit 1), so word j of a vector is A register {0, 2, 1, 3}[j].
-// Times H16 (its n = 0..7 and n = 8..15 column halves, which H's symmetry
-// makes H16Fragment's registers {0, 2} and {1, 3}), each row's 16 values
-// come out transformed over index bits 0, 1, 3, 4, in float, at the same
-// lanes and vector positions they came from: no shuffle, no conversion, and
-// four of the tile's index bits done in two instructions per vector.
-template <typename T, int kChunks, int kV>
-__device__ __forceinline__ void WarpMmaH16(const uint32_t (&w)[kChunks][4],
-                                           const uint32_t (&h16)[4], float (&v)[kV]) {
-  static_assert(kV == 8 * kChunks, "one 8-value vector a chunk");
-#pragma unroll
-  for (int c = 0; c < kChunks; ++c) {
-    const uint32_t a[4] = {w[c][0], w[c][2], w[c][1], w[c][3]};
-    float* f = v + 8 * c;
-    MmaM16N8K16<T, false>(f[0], f[1], f[4], f[5], a, h16[0], h16[2]);  // index bit 1 = 0
-    MmaM16N8K16<T, false>(f[2], f[3], f[6], f[7], a, h16[1], h16[3]);  // index bit 1 = 1
-  }
+// The first four index bits of a 16-bit warp-path vector through tensor
+// cores. Each 16-byte vector (8 values, index bits 0..2) with its
+// quarter-warp neighbours (lane bits 0, 1: index bits 3, 4) and the rest of
+// the warp (lane bits 2..4: index bits 5..7) is the A operand of two MMAs,
+// as loaded: row m = lane / 4 + 8 (index bit 2), column k = 2 (lane % 4) +
+// index bit 0 + 8 (index bit 1), so word j of a vector is A register
+// {0, 2, 1, 3}[j]. Times H16 (its n = 0..7 and n = 8..15 column halves,
+// which H's symmetry makes H16Fragment's registers {0, 2} and {1, 3}), each
+// row's 16 values come out transformed over index bits 0, 1, 3, 4, in float,
+// at the same lanes and vector positions they came from: no shuffle, no
+// conversion, and four index bits in two instructions per vector.
+template <typename T>
+__device__ __forceinline__ void VectorMmaH16(const uint32_t (&w)[4], const uint32_t (&h16)[4],
+                                             float (&f)[8]) {
+  const uint32_t a[4] = {w[0], w[2], w[1], w[3]};
+  MmaM16N8K16<T, false>(f[0], f[1], f[4], f[5], a, h16[0], h16[2]);  // index bit 1 = 0
+  MmaM16N8K16<T, false>(f[2], f[3], f[6], f[7], a, h16[1], h16[3]);  // index bit 1 = 1
 }
 
 // ------------------------------------------------------------ warp path
@@ -197,7 +192,7 @@ __device__ __forceinline__ void WarpMmaH16(const uint32_t (&w)[kChunks][4],
 // accesses for one chunk are 512 contiguous bytes. Index bits below log2_d
 // are transformed: vector and chunk bits in registers, lane bits by
 // shuffles (16-bit rows of d >= 32 first do bits 0, 1, 3, 4 on tensor cores:
-// WarpMmaH16); higher bits only select the row, so one tile holds many short
+// VectorMmaH16); higher bits only select the row, so one tile holds many short
 // rows and tiny d needs no special case. No shared memory and no barrier:
 // warps only wait on their own loads.
 
@@ -245,8 +240,12 @@ struct WarpTraits {
   }
   // 16-bit rows of 32 or more elements start with tensor cores (below).
   static constexpr bool kMma = sizeof(T) == 2 && L >= 5 && JAXHADA_WARP_MMA;
-  static constexpr unsigned kMmaRegBits = kMma ? 0x3u : 0u;   // index bits 0, 1
-  static constexpr unsigned kMmaLaneBits = kMma ? 0x3u : 0u;  // index bits 3, 4
+  // After the MMA (index bits 0, 1, 3, 4), what is left: a vector's own
+  // register bits and the lane bits (both chunk by chunk), then the chunk
+  // bits across all chunks.
+  static constexpr unsigned kVectorMask = RegMask() & (kW - 1) & ~0x3u;
+  static constexpr unsigned kLaneMask = LaneMask() & ~0x3u;
+  static constexpr unsigned kChunkMask = RegMask() & ~(kW - 1u);
   static_assert(kV == (16 << ConstMax(0, L - 9)), "accumulators a thread");
   static_assert(L <= kLogW + 5 + kLogChunks, "a row must fit in one warp tile");
   static_assert(kTile % (1 << L) == 0, "a tile holds whole rows");
@@ -282,8 +281,8 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
         }
     };
     Acc v[Tr::kV];
+    uint32_t w[Tr::kMma ? kChunks : 1][4];  // 16-bit values as loaded, two a word
     if constexpr (Tr::kMma) {
-      uint32_t w[kChunks][4];  // the 16-bit values as loaded, two a word
       if (full) {
 #pragma unroll
         for (int c = 0; c < kChunks; ++c) {
@@ -298,7 +297,6 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
           w[r / kW][(r % kW) / 2] |= uint32_t{bits[i]} << (16 * (r % 2));
         });
       }
-      WarpMmaH16<T>(w, h16, v);
     } else if (full) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
@@ -307,8 +305,35 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
       for (int r = 0; r < Tr::kV; ++r) v[r] = Acc(0);
       in_tile([&](int r, int64_t i) { v[r] = Num<T>::ToAcc(in[i]); });
     }
-    RegButterflies(v, Tr::RegMask() & ~Tr::kMmaRegBits);
-    LaneButterflies(v, Tr::LaneMask() & ~Tr::kMmaLaneBits, lane);
+    if constexpr (Tr::kMma) {
+      // Where the row spans chunks (d >= 512), chunk by chunk in the order
+      // their loads return: the vector's and the lanes' index bits, so that
+      // most of the arithmetic overlaps the wait for the last loads; then
+      // the chunk bits, which need every chunk. (Shorter rows keep the
+      // whole-tile order: per chunk, each shuffle stage has only 8
+      // independent values and d = 256 measured 5% slower.)
+      constexpr bool kPerChunk = Tr::kChunkMask != 0u;
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        float f[kW];
+        VectorMmaH16<T>(w[c], h16, f);
+        if constexpr (kPerChunk) {
+          RegButterflies(f, Tr::kVectorMask);
+          LaneButterflies(f, Tr::kLaneMask, lane);
+        }
+#pragma unroll
+        for (int i = 0; i < kW; ++i) v[c * kW + i] = f[i];
+      }
+      if constexpr (kPerChunk) {
+        RegButterflies(v, Tr::kChunkMask);
+      } else {
+        RegButterflies(v, Tr::kVectorMask);
+        LaneButterflies(v, Tr::kLaneMask, lane);
+      }
+    } else {
+      RegButterflies(v, Tr::RegMask());
+      LaneButterflies(v, Tr::LaneMask(), lane);
+    }
     if (full) {
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) StoreVec<T>(out + base + c * 32 * kW, v, c * kW, scale);
