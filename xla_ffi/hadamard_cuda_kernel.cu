@@ -241,8 +241,7 @@ struct WarpTraits {
   // 16-bit rows of 32 or more elements start with tensor cores (below).
   static constexpr bool kMma = sizeof(T) == 2 && L >= 5 && JAXHADA_WARP_MMA;
   // After the MMA (index bits 0, 1, 3, 4), what is left: a vector's own
-  // register bits and the lane bits (both chunk by chunk), then the chunk
-  // bits across all chunks.
+  // register bits and the lane bits, then the chunk bits, which span chunks.
   static constexpr unsigned kVectorMask = RegMask() & (kW - 1) & ~0x3u;
   static constexpr unsigned kLaneMask = LaneMask() & ~0x3u;
   static constexpr unsigned kChunkMask = RegMask() & ~(kW - 1u);
