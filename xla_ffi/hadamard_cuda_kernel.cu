@@ -22,7 +22,7 @@ namespace detail {
 
 // What the launcher may use, so that a test can take the paths of smaller or
 // older GPUs: the shared memory a block may have (-1: the device's), and
-// whether the row path may run.
+// whether the row path (and the pair path built on it) may run.
 struct PathLimits {
   int smem_per_block = -1;
   bool row_path = true;
@@ -128,7 +128,9 @@ __device__ __forceinline__ void LaneButterflies(Acc (&v)[kN], unsigned mask, int
 // d = a · b (+ d, with kAdd) for one m16n8k16 tensor-core tile: a (16 x 16,
 // row-major: four registers) and b (16 x 8, column-major: two) are this
 // lane's fragments of packed 16-bit values, d its four floats. Products of
-// 16-bit values with ±1 are exact and the MMA sums them in float.
+// 16-bit values with ±1 are exact and the MMA sums them at float precision
+// (not bit for bit the sequential float additions, and a row of -0 comes
+// out +0; both far below the 16-bit output's rounding).
 template <typename T, bool kAdd>
 __device__ __forceinline__ void MmaM16N8K16(float& d0, float& d1, float& d2, float& d3,
                                             const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -148,7 +150,8 @@ __device__ __forceinline__ void MmaM16N8K16(float& d0, float& d1, float& d2, flo
 #undef JAXHADA_MMA_H16
 }
 
-// This lane's part of the A operand H16 (row-major 16 x 16): its registers
+// This lane's part of H16 as an MMA's A operand (row-major 16 x 16; the
+// warp path uses its registers as B, H16 being symmetric): its registers
 // hold (row g, cols 2q, 2q+1), (g+8, 2q..), (g, 2q+8..), (g+8, 2q+8..) for
 // g = lane / 4, q = lane % 4; H[m][k] = (-1)^popcount(m & k).
 template <typename T>
@@ -166,8 +169,8 @@ __device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
 }
 
 // The first four index bits of a 16-bit warp-path vector through tensor
-// cores. Each 16-byte vector (8 values, index bits 0..2) with its
-// quarter-warp neighbours (lane bits 0, 1: index bits 3, 4) and the rest of
+// cores. Each 16-byte vector (8 values, index bits 0..2) with the other
+// three lanes of its quad (lane bits 0, 1: index bits 3, 4) and the rest of
 // the warp (lane bits 2..4: index bits 5..7) is the A operand of two MMAs,
 // as loaded: row m = lane / 4 + 8 (index bit 2), column k = 2 (lane % 4) +
 // index bit 0 + 8 (index bit 1), so word j of a vector is A register
@@ -343,8 +346,9 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
 }
 
 // ------------------------------------------------------------ block path
-// For 16-bit and f32 at d = 8192 and 32768, and at 16384 where the row path
-// below does not fit (or a test turns it off): one block of d/32 threads
+// For 16-bit and f32 at d = 8192, and at 16384 and 32768 where the row and
+// pair paths below cannot run (no room, no clusters, or a test turns them
+// off): one block of d/32 threads
 // transforms a whole row, 32 float accumulators a thread, in three register
 // phases joined by two exchanges through shared memory X:
 //   P1: register bits [a1, a1+5), read from the staged row S;
@@ -1037,6 +1041,20 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   return cudaGetLastError();
 }
 
+// Whether `kernel` can take the pair path here: the device launches
+// clusters, and the code that runs has the cluster barrier. A build whose
+// newest code is sm_80 PTX, JIT-compiled for a newer GPU, does not (its
+// PairArrive traps), so the kernel's PTX version decides, not the device's.
+template <typename T>
+cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int device, bool& runs) {
+  int clusters = 0;
+  cudaError_t err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
+  cudaFuncAttributes attributes = {};
+  if (err == cudaSuccess) err = cudaFuncGetAttributes(&attributes, kernel);
+  runs = err == cudaSuccess && clusters != 0 && attributes.ptxVersion >= 90;
+  return err;
+}
+
 // One block a row (d = 16384), or one pair of blocks a row as a cluster
 // (d = 32768, the pair path), handed out by the hardware to whichever SM
 // frees up first: the row path (f32) and the tensor-core path (16-bit). A
@@ -1066,7 +1084,8 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
 
 // d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
 // path (16-bit) or the row path (f32), one block or one pair of blocks a row,
-// where the device has the shared memory (and, for the pair, clusters); else
+// where the device has the shared memory (and, for the pair, clusters in
+// the device and in the code that runs); else
 // the block path, staged when the row fits beside X.
 template <typename T, int L>
 cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
@@ -1080,20 +1099,22 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (err != cudaSuccess) return err;
   if constexpr (L == 14 || L == 15) {
     constexpr int kHalves = L == 15 ? 2 : 1;
-    int clusters = 1;
-    if (kHalves == 2) err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
-    if (err != cudaSuccess) return err;
+    void (*kernel)(const T*, T*, int64_t, float) = nullptr;
+    int threads = 0, smem = 0;
     if constexpr (sizeof(T) == 2) {
-      using Tr = MmaRowTraits<T>;
-      if (limits.row_path && clusters && Tr::kSmem <= smem_limit)
-        return LaunchBlocksPerRow<T>(HadamardMmaRowKernel<T, kHalves>, kHalves, Tr::kThreads,
-                                     Tr::kSmem, stream, in, out, rows, scale);
+      kernel = HadamardMmaRowKernel<T, kHalves>;
+      threads = MmaRowTraits<T>::kThreads;
+      smem = MmaRowTraits<T>::kSmem;
     } else {
-      using Tr = RowTraits<T>;
-      if (limits.row_path && clusters && Tr::kSmem <= smem_limit)
-        return LaunchBlocksPerRow<T>(HadamardRowKernel<T, kHalves>, kHalves, Tr::kThreads,
-                                     Tr::kSmem, stream, in, out, rows, scale);
+      kernel = HadamardRowKernel<T, kHalves>;
+      threads = RowTraits<T>::kThreads;
+      smem = RowTraits<T>::kSmem;
     }
+    bool runs = limits.row_path && smem <= smem_limit;
+    if (runs && kHalves == 2) err = PairPathRuns(kernel, device, runs);
+    if (err != cudaSuccess) return err;
+    if (runs)
+      return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale);
   }
   if (BlockTraits<T, L, true>::kSmem <= smem_limit)
     return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);

@@ -195,9 +195,10 @@ double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char*
   return worst;
 }
 
-// The block kernel with the row path off (what d = 16384 gets on a GPU
-// without room for the row path; every GPU takes it at 8192 and 32768),
-// staged and unstaged (a GPU without room for the staged row either).
+// The block kernel with the row path off (what d = 16384 and 32768 get on a
+// GPU without room for the row path, 32768 also without clusters; every GPU
+// takes it at 8192), staged and unstaged (a GPU without room for the staged
+// row either).
 template <typename T, int L>
 double CheckBlockPaths(int64_t rows) {
   if constexpr (sizeof(T) <= 4 && L >= 11) {
@@ -223,10 +224,12 @@ double CheckType(bool quick) {
       if ((rows << log2_d) > (int64_t{1} << 25) + (int64_t{1} << 20)) continue;
       worst = std::max(worst, CheckCase<T>(log2_d, rows, PathLimits{}, "default"));
     }
-  // Many rows: more than one wave of blocks at 16384, and at 32768 more
-  // rows than the persistent block grid, whose blocks stream their next row.
+  // Many rows: more than one wave of blocks at 16384 and of pairs at 32768;
+  // and more rows than the block path's persistent grid at 32768 (one block
+  // an SM), whose blocks stream their next row.
   worst = std::max(worst, CheckCase<T>(14, 800, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(15, 300, PathLimits{}, "default, rows > one wave"));
+  if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
   for (int64_t rows : {int64_t{7}, int64_t{33}}) {
     worst = std::max(worst, CheckBlockPaths<T, 11>(rows));
     worst = std::max(worst, CheckBlockPaths<T, 12>(rows));
