@@ -6,7 +6,10 @@
 #   kernel_check.sh --time       the timing table only
 #   kernel_check.sh --build-only build, run nothing
 # KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
-# to time another build); give each build its own KERNEL_CHECK_BUILD_DIR.
+# to time another build); KERNEL_CHECK_GENCODE replaces the target (default
+# sm_90 code; e.g. "-gencode arch=compute_80,code=compute_80" for sm_80 PTX
+# that the driver JIT-compiles, as a build without sm_90 runs on an H100);
+# give each build its own KERNEL_CHECK_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,7 +21,7 @@ mkdir -p "$build_dir"
 # follows a full run reuses it.
 if [[ ! -x "$bin" || tests/gpu/kernel_check.cu -nt "$bin" ||
       xla_ffi/hadamard_cuda_kernel.cu -nt "$bin" || xla_ffi/hadamard_cuda.h -nt "$bin" ]]; then
-  nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
+  nvcc -O3 ${KERNEL_CHECK_GENCODE:--gencode arch=compute_90,code=sm_90} -std=c++17 --expt-relaxed-constexpr \
     -Xptxas -v ${KERNEL_CHECK_NVCC_FLAGS:-} -o "$bin" tests/gpu/kernel_check.cu 2> "$build_dir/ptxas.log" ||
     { cat "$build_dir/ptxas.log"; exit 1; }
   if grep -E "bytes stack frame|spill" "$build_dir/ptxas.log" | grep -vq "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"; then

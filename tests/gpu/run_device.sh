@@ -42,6 +42,12 @@ if [ "$run_tests" = 1 ]; then
   step "kernel harness + compute-sanitizer memcheck"
   bash tests/gpu/kernel_check.sh --sanitize >"$OUT/sanitizer.log" 2>&1 || status=1
   tail -8 "$OUT/sanitizer.log"
+
+  step "kernel harness from sm_80 PTX only (JIT here: no clusters in that code, so no pair path)"
+  KERNEL_CHECK_BUILD_DIR=build/kernel_check_ptx80 \
+    KERNEL_CHECK_GENCODE="-gencode arch=compute_80,code=compute_80" \
+    bash tests/gpu/kernel_check.sh --quick >"$OUT/ptx80.log" 2>&1 || status=1
+  tail -3 "$OUT/ptx80.log"
 fi
 
 if [ "$run_bench" = 1 ]; then
