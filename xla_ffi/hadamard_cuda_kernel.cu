@@ -283,8 +283,8 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
         }
     };
     Acc v[Tr::kV];
-    uint32_t w[Tr::kMma ? kChunks : 1][4];  // 16-bit values as loaded, two a word
     if constexpr (Tr::kMma) {
+      uint32_t w[kChunks][4];  // 16-bit values as loaded, two a word
       if (full) {
 #pragma unroll
         for (int c = 0; c < kChunks; ++c) {
@@ -299,15 +299,6 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
           w[r / kW][(r % kW) / 2] |= uint32_t{bits[i]} << (16 * (r % 2));
         });
       }
-    } else if (full) {
-#pragma unroll
-      for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
-    } else {
-#pragma unroll
-      for (int r = 0; r < Tr::kV; ++r) v[r] = Acc(0);
-      in_tile([&](int r, int64_t i) { v[r] = Num<T>::ToAcc(in[i]); });
-    }
-    if constexpr (Tr::kMma) {
       // Where the row spans chunks (d >= 512), chunk by chunk in the order
       // their loads return: the vector's and the lanes' index bits, so that
       // most of the arithmetic overlaps the wait for the last loads; then
@@ -333,6 +324,14 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
         LaneButterflies(v, Tr::kLaneMask, lane);
       }
     } else {
+      if (full) {
+#pragma unroll
+        for (int c = 0; c < kChunks; ++c) LoadVec<T>(in + base + c * 32 * kW, v, c * kW);
+      } else {
+#pragma unroll
+        for (int r = 0; r < Tr::kV; ++r) v[r] = Acc(0);
+        in_tile([&](int r, int64_t i) { v[r] = Num<T>::ToAcc(in[i]); });
+      }
       RegButterflies(v, Tr::RegMask());
       LaneButterflies(v, Tr::LaneMask(), lane);
     }
@@ -1011,6 +1010,21 @@ cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
 
 constexpr int kMaxDevices = 64;
 
+// What the launcher needs on every call but never changes for a kernel on a
+// device (its wave, whether it may take the pair path): `query(value)` runs
+// once per device and its positive result is cached (0: not known yet). Not
+// a stream operation, so graph capture is unaffected.
+template <class Query>
+cudaError_t OncePerDevice(std::atomic<int64_t> (&cache)[kMaxDevices], int device, int64_t& value,
+                          Query query) {
+  value = device < kMaxDevices ? cache[device].load(std::memory_order_relaxed) : 0;
+  if (value > 0) return cudaSuccess;
+  const cudaError_t err = query(value);
+  if (err == cudaSuccess && value > 0 && device < kMaxDevices)
+    cache[device].store(value, std::memory_order_relaxed);
+  return err;
+}
+
 // The block path's persistent grid: one wave (the blocks resident on the
 // whole device at once: occupancy x SMs, cached per kernel and device), or
 // fewer when there are fewer rows. The queries are not stream operations, so
@@ -1025,17 +1039,17 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
   if (err != cudaSuccess) return err;
   static std::atomic<int64_t> cached_wave[kMaxDevices] = {};
-  int64_t wave = device < kMaxDevices ? cached_wave[device].load(std::memory_order_relaxed) : 0;
-  if (wave <= 0) {
+  int64_t wave = 0;
+  err = OncePerDevice(cached_wave, device, wave, [&](int64_t& value) {
     int per_sm = 0, sms = 0;
-    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Tr::kThreads, Tr::kSmem);
-    if (err == cudaSuccess)
-      err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    if (err != cudaSuccess) return err;
-    if (per_sm <= 0) return cudaErrorInvalidConfiguration;
-    wave = int64_t{per_sm} * sms;
-    if (device < kMaxDevices) cached_wave[device].store(wave, std::memory_order_relaxed);
-  }
+    cudaError_t e =
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Tr::kThreads, Tr::kSmem);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (e == cudaSuccess && per_sm <= 0) e = cudaErrorInvalidConfiguration;
+    value = int64_t{per_sm} * sms;
+    return e;
+  });
+  if (err != cudaSuccess) return err;
   const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
   kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
   return cudaGetLastError();
@@ -1047,11 +1061,17 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
 // PairArrive traps), so the kernel's PTX version decides, not the device's.
 template <typename T>
 cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int device, bool& runs) {
-  int clusters = 0;
-  cudaError_t err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
-  cudaFuncAttributes attributes = {};
-  if (err == cudaSuccess) err = cudaFuncGetAttributes(&attributes, kernel);
-  runs = err == cudaSuccess && clusters != 0 && attributes.ptxVersion >= 90;
+  static std::atomic<int64_t> cached[kMaxDevices] = {};  // 1: no, 2: yes
+  int64_t answer = 0;
+  const cudaError_t err = OncePerDevice(cached, device, answer, [&](int64_t& value) {
+    int clusters = 0;
+    cudaError_t e = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
+    cudaFuncAttributes attributes = {};
+    if (e == cudaSuccess) e = cudaFuncGetAttributes(&attributes, kernel);
+    value = clusters != 0 && attributes.ptxVersion >= 90 ? 2 : 1;
+    return e;
+  });
+  runs = err == cudaSuccess && answer == 2;
   return err;
 }
 
@@ -1085,8 +1105,8 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
 // d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
 // path (16-bit) or the row path (f32), one block or one pair of blocks a row,
 // where the device has the shared memory (and, for the pair, clusters in
-// the device and in the code that runs); else
-// the block path, staged when the row fits beside X.
+// the device and in the code that runs); else the block path, staged when
+// the row fits beside X.
 template <typename T, int L>
 cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
                        const detail::PathLimits& limits) {
