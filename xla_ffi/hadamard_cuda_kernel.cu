@@ -22,10 +22,14 @@ namespace detail {
 
 // What the launcher may use, so that a test can take the paths of smaller or
 // older GPUs: the shared memory a block may have (-1: the device's), and
-// whether the row path (and the pair path built on it) may run.
+// whether the row path (and the pair path built on it) may run. And the most
+// rows the row and pair paths launch blocks (pairs) for at once (0: 2^24),
+// so that a test can run their loop over further rows, which otherwise runs
+// only past 2^24 rows.
 struct PathLimits {
   int smem_per_block = -1;
   bool row_path = true;
+  int64_t rows_per_launch = 0;
 };
 
 }  // namespace detail
@@ -1083,7 +1087,7 @@ cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int devic
 template <typename T>
 cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int blocks_per_row,
                                int threads, int smem, cudaStream_t stream, const T* in, T* out,
-                               int64_t rows, float scale) {
+                               int64_t rows, float scale, int64_t rows_per_launch) {
   const cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
@@ -1093,7 +1097,8 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
   cluster.val.clusterDim.y = 1;
   cluster.val.clusterDim.z = 1;
   cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(blocks_per_row * GridFor(rows, 1));
+  config.gridDim = dim3(blocks_per_row *
+                       GridFor(rows_per_launch > 0 && rows > rows_per_launch ? rows_per_launch : rows, 1));
   config.blockDim = dim3(threads);
   config.dynamicSmemBytes = smem;
   config.stream = stream;
@@ -1134,7 +1139,8 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     if (runs && kHalves == 2) err = PairPathRuns(kernel, device, runs);
     if (err != cudaSuccess) return err;
     if (runs)
-      return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale);
+      return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale,
+                                   limits.rows_per_launch);
   }
   if (BlockTraits<T, L, true>::kSmem <= smem_limit)
     return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);

@@ -229,6 +229,10 @@ double CheckType(bool quick) {
   // an SM), whose blocks stream their next row.
   worst = std::max(worst, CheckCase<T>(14, 800, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(15, 300, PathLimits{}, "default, rows > one wave"));
+  // The row and pair paths' loop over further rows (past 2^24 rows otherwise):
+  // 33 rows on 4 blocks (pairs), so each runs 8 or 9 rows.
+  for (int log2_d : {14, 15})
+    worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
   if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
   for (int64_t rows : {int64_t{7}, int64_t{33}}) {
     worst = std::max(worst, CheckBlockPaths<T, 11>(rows));
