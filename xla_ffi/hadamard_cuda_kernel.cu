@@ -944,7 +944,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     }
     PairArrive(pair_sync);
     RegButterflies(v, Lay::kMaskA);
-    __syncthreads();  // a block's previous row (past 2^24 rows) is out of X
+    if (row != blockIdx.x / kHalves) __syncthreads();  // the previous row is out of X
 #pragma unroll
     for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
