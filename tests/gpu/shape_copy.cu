@@ -1,0 +1,142 @@
+// How close the *shape* of the row kernels can get to cudaMemcpy on this GPU:
+// copies with no transform, one block a row, each thread loading kLoads
+// 16-byte vectors (a warp's load 512 contiguous bytes), a barrier, then the
+// stores; optionally kStages float butterfly stages in between, as a stand-in
+// for the transform's arithmetic. Shared memory sets the blocks an SM. A
+// measurement aid for docs/cuda_kernel_notes.md (v11), not part of the
+// library:
+//   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 \
+//     -o build/shape_copy tests/gpu/shape_copy.cu && build/shape_copy
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#define CUDA_CHECK(x)                                                          \
+  do {                                                                         \
+    const cudaError_t e = (x);                                                 \
+    if (e != cudaSuccess) {                                                    \
+      std::printf("%s: %s\n", #x, cudaGetErrorString(e));                      \
+      std::exit(1);                                                            \
+    }                                                                          \
+  } while (0)
+
+namespace {
+
+constexpr int64_t kBytes = int64_t{1} << 28;  // 128 Mi bf16 elements
+constexpr int kReps = 20;
+
+template <int kThreads, int kLoads, int kStages>
+__global__ void __launch_bounds__(kThreads) RowCopy(const uint4* in, uint4* out, int64_t rows) {
+  static_assert(kStages == 0 || (kLoads * 8) >= (1 << 7), "butterfly bits 0..6 need 128 values");
+  const int t = threadIdx.x;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const uint4* src = in + row * kThreads * kLoads + t;
+    uint4 raw[kLoads];
+#pragma unroll
+    for (int c = 0; c < kLoads; ++c) raw[c] = src[c * kThreads];
+    if constexpr (kStages > 0) {
+      float v[kLoads * 8];
+#pragma unroll
+      for (int c = 0; c < kLoads; ++c) {
+        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw[c]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 f = __bfloat1622float2(h[i]);
+          v[8 * c + 2 * i] = f.x;
+          v[8 * c + 2 * i + 1] = f.y;
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < kStages; ++k) {
+        const int bit = 1 << (k % 7);
+#pragma unroll
+        for (int j = 0; j < kLoads * 8; ++j) {
+          if (j & bit) continue;
+          const float a = v[j], b = v[j | bit];
+          v[j] = a + b;
+          v[j | bit] = a - b;
+        }
+      }
+#pragma unroll
+      for (int c = 0; c < kLoads; ++c) {
+        __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw[c]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          h[i] = __floats2bfloat162_rn(v[8 * c + 2 * i] * 0.01f, v[8 * c + 2 * i + 1] * 0.01f);
+      }
+    }
+    __syncthreads();  // where the transform exchanges through shared memory
+    uint4* dst = out + row * kThreads * kLoads + t;
+#pragma unroll
+    for (int c = 0; c < kLoads; ++c) dst[c * kThreads] = raw[c];
+  }
+}
+
+// Best of three batches of kReps back-to-back calls, in ms a call.
+template <class F>
+float TimeMs(F&& call) {
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  float best = 1e30f;
+  for (int batch = 0; batch < 3; ++batch) {
+    call();
+    CUDA_CHECK(cudaEventRecord(a));
+    for (int i = 0; i < kReps; ++i) call();
+    CUDA_CHECK(cudaEventRecord(b));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    CUDA_CHECK(cudaGetLastError());
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    best = ms / kReps < best ? ms / kReps : best;
+  }
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+  return best;
+}
+
+template <int kThreads, int kLoads, int kStages>
+void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+  auto kernel = RowCopy<kThreads, kLoads, kStages>;
+  int optin = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
+  const int smem = optin / blocks_per_sm - 1024;  // 1 KB a block is reserved
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  int resident = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
+  const int64_t rows = kBytes / 16 / (kThreads * kLoads);
+  const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
+  std::printf("| %-40s | %d | %5.3f |\n", what, resident, ms / copy_ms);
+}
+
+}  // namespace
+
+int main() {
+  uint4 *in = nullptr, *out = nullptr;
+  CUDA_CHECK(cudaMalloc(&in, kBytes));
+  CUDA_CHECK(cudaMalloc(&out, kBytes));
+  CUDA_CHECK(cudaMemset(in, 0x3c, kBytes));
+  cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  const float copy_ms =
+      TimeMs([&] { CUDA_CHECK(cudaMemcpyAsync(out, in, kBytes, cudaMemcpyDeviceToDevice)); });
+  std::printf("%s: copy of 256 MiB %.4f ms (%.0f GB/s read + write)\n", prop.name, copy_ms,
+              2.0 * kBytes / copy_ms * 1e-6);
+  std::printf("| threads x 16-byte loads a thread (row bytes) | blocks an SM | ratio to copy |\n"
+              "|---|---|---|\n");
+  Row<128, 16, 0>("128 x 16 (32 KB): 16-bit d = 16384's shape", in, out, 3, copy_ms);
+  Row<128, 16, 0>("128 x 16, smem for 6 blocks an SM", in, out, 6, copy_ms);
+  Row<128, 32, 0>("128 x 32 (64 KB): f32 d = 16384's shape", in, out, 3, copy_ms);
+  Row<256, 8, 0>("256 x 8 (32 KB)", in, out, 3, copy_ms);
+  Row<512, 4, 0>("512 x 4 (32 KB)", in, out, 3, copy_ms);
+  Row<128, 8, 0>("128 x 8 (16 KB)", in, out, 6, copy_ms);
+  Row<128, 4, 0>("128 x 4 (8 KB)", in, out, 8, copy_ms);
+  Row<128, 16, 6>("128 x 16, 6 float butterfly stages", in, out, 3, copy_ms);
+  Row<128, 16, 10>("128 x 16, 10 stages (the 16-bit kernel's)", in, out, 3, copy_ms);
+  Row<128, 16, 14>("128 x 16, 14 stages", in, out, 3, copy_ms);
+  CUDA_CHECK(cudaFree(in));
+  CUDA_CHECK(cudaFree(out));
+  return 0;
+}
