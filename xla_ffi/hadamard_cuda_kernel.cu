@@ -753,7 +753,8 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
     if constexpr (kHalves == 2) {
       // hi streams into X (free until the first exchange) while lo loads
       // into registers: holding both in registers would spill.
-      if (row != blockIdx.x / kHalves) __syncthreads();  // the previous row is out of X
+      // From a block's second row on: the previous row's reads of X are done.
+    if (row != blockIdx.x / kHalves) __syncthreads();
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c)
         CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * Tr::kThreads * kW);
@@ -944,7 +945,8 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     }
     PairArrive(pair_sync);
     RegButterflies(v, Lay::kMaskA);
-    if (row != blockIdx.x / kHalves) __syncthreads();  // the previous row is out of X
+    // From a block's second row on: the previous row's reads of X are done.
+    if (row != blockIdx.x / kHalves) __syncthreads();
 #pragma unroll
     for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
@@ -1097,8 +1099,8 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
   cluster.val.clusterDim.y = 1;
   cluster.val.clusterDim.z = 1;
   cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(blocks_per_row *
-                       GridFor(rows_per_launch > 0 && rows > rows_per_launch ? rows_per_launch : rows, 1));
+  const bool capped = rows_per_launch > 0 && rows > rows_per_launch;
+  config.gridDim = dim3(blocks_per_row * GridFor(capped ? rows_per_launch : rows, 1));
   config.blockDim = dim3(threads);
   config.dynamicSmemBytes = smem;
   config.stream = stream;
