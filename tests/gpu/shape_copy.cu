@@ -27,9 +27,14 @@ namespace {
 constexpr int64_t kBytes = int64_t{1} << 28;  // 128 Mi bf16 elements
 constexpr int kReps = 20;
 
-template <int kThreads, int kLoads, int kStages>
-__global__ void __launch_bounds__(kThreads) RowCopy(const uint4* in, uint4* out, int64_t rows) {
-  static_assert(kStages == 0 || (kLoads * 8) >= (1 << 7), "butterfly bits 0..6 need 128 values");
+__host__ __device__ constexpr int Log2(int n) { return n > 1 ? 1 + Log2(n / 2) : 0; }
+
+// kMinBlocks as in the kernels' __launch_bounds__: the registers a thread
+// may use so that many blocks fit an SM.
+template <int kThreads, int kLoads, int kStages, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    RowCopy(const uint4* in, uint4* out, int64_t rows) {
+  constexpr int kBits = Log2(kLoads * 8);  // butterflies cycle through the register bits
   const int t = threadIdx.x;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const uint4* src = in + row * kThreads * kLoads + t;
@@ -50,7 +55,7 @@ __global__ void __launch_bounds__(kThreads) RowCopy(const uint4* in, uint4* out,
       }
 #pragma unroll
       for (int k = 0; k < kStages; ++k) {
-        const int bit = 1 << (k % 7);
+        const int bit = 1 << (k % kBits);
 #pragma unroll
         for (int j = 0; j < kLoads * 8; ++j) {
           if (j & bit) continue;
@@ -97,9 +102,9 @@ float TimeMs(F&& call) {
   return best;
 }
 
-template <int kThreads, int kLoads, int kStages>
+template <int kThreads, int kLoads, int kStages, int kMinBlocks = 1>
 void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
-  auto kernel = RowCopy<kThreads, kLoads, kStages>;
+  auto kernel = RowCopy<kThreads, kLoads, kStages, kMinBlocks>;
   int optin = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
   const int smem = optin / blocks_per_sm - 1024;  // 1 KB a block is reserved
@@ -107,8 +112,11 @@ void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float
   int resident = 0;
   CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
   const int64_t rows = kBytes / 16 / (kThreads * kLoads);
+  cudaFuncAttributes attributes = {};
+  CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
   const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
-  std::printf("| %-40s | %d | %5.3f |\n", what, resident, ms / copy_ms);
+  std::printf("| %-48s | %d | %3d | %4zu | %5.3f |\n", what, resident, attributes.numRegs,
+              attributes.localSizeBytes, ms / copy_ms);
 }
 
 }  // namespace
@@ -124,8 +132,8 @@ int main() {
       TimeMs([&] { CUDA_CHECK(cudaMemcpyAsync(out, in, kBytes, cudaMemcpyDeviceToDevice)); });
   std::printf("%s: copy of 256 MiB %.4f ms (%.0f GB/s read + write)\n", prop.name, copy_ms,
               2.0 * kBytes / copy_ms * 1e-6);
-  std::printf("| threads x 16-byte loads a thread (row bytes) | blocks an SM | ratio to copy |\n"
-              "|---|---|---|\n");
+  std::printf("| threads x 16-byte loads a thread (row bytes) | blocks an SM | registers | "
+              "local bytes | ratio to copy |\n|---|---|---|---|---|\n");
   Row<128, 16, 0>("128 x 16 (32 KB): 16-bit d = 16384's shape", in, out, 3, copy_ms);
   Row<128, 16, 0>("128 x 16, smem for 6 blocks an SM", in, out, 6, copy_ms);
   Row<128, 32, 0>("128 x 32 (64 KB): f32 d = 16384's shape", in, out, 3, copy_ms);
@@ -136,6 +144,11 @@ int main() {
   Row<128, 16, 6>("128 x 16, 6 float butterfly stages", in, out, 3, copy_ms);
   Row<128, 16, 10>("128 x 16, 10 stages (the 16-bit kernel's)", in, out, 3, copy_ms);
   Row<128, 16, 14>("128 x 16, 14 stages", in, out, 3, copy_ms);
+  // 256 threads a row: the same butterflies a row on 64 values a thread.
+  Row<256, 8, 0>("256 x 8, 2 blocks an SM", in, out, 2, copy_ms);
+  Row<256, 8, 10>("256 x 8, 10 stages", in, out, 3, copy_ms);
+  Row<256, 8, 10, 3>("256 x 8, 10 stages, registers for 3 blocks an SM", in, out, 3, copy_ms);
+  Row<256, 8, 12, 3>("256 x 8, 12 stages, registers for 3 blocks an SM", in, out, 3, copy_ms);
   CUDA_CHECK(cudaFree(in));
   CUDA_CHECK(cudaFree(out));
   return 0;
