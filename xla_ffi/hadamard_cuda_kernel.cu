@@ -585,13 +585,13 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // For d = 32768 (16-bit and f32) on GPUs with thread-block clusters. With lo
 // and hi a row's two halves, H32768 (lo, hi) = (H16384 (lo + hi),
 // H16384 (lo - hi)): a pair of blocks takes a row, each reading the whole row
-// and computing one output half with the d = 16384 kernel below (the
-// tensor-core path for 16-bit, the row path for f32), adding or subtracting
-// hi as it loads. Device memory still sees each element read once (the two
-// blocks of a pair run side by side, so the second read of a line hits L2)
-// and written once, and each block needs only a 16384-element row's
-// registers: three blocks an SM, one pair a row, where a whole row an SM
-// allows one block an SM (the block path).
+// and computing one output half with a d = 16384 kernel below (the
+// 128-thread tensor-core row kernel for 16-bit, the row path for f32),
+// adding or subtracting hi as it loads. Device memory still sees each
+// element read once (the two blocks of a pair run side by side, so the
+// second read of a line hits L2) and written once, and each block needs only
+// a 16384-element row's registers: three blocks an SM, one pair a row, where
+// a whole row an SM allows one block an SM (the block path).
 //
 // The two blocks of a pair each read the whole row, so in place neither may
 // store before the other has read: each block arrives once its loads are
@@ -796,7 +796,10 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 }
 
 // ------------------------------------------------------- tensor-core row path
-// For 16-bit rows at d = 16384. A block of 128 threads holds the whole row in
+// For the halves of the pair path's 16-bit rows (d = 32768); rows of d =
+// 16384 take the wide kernel below, which measured 4-8% faster on the H200
+// (this one serves them in a build with -DJAXHADA_MMA_ROW_WIDE=0, to time
+// against). A block of 128 threads holds the whole row in
 // registers, 128 float accumulators a thread, in two layouts joined by one
 // exchange through shared memory X:
 //   A (load): thread t reads 16-byte vectors t * 8 + 1024 c, c = 0..15 (each
@@ -968,6 +971,198 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   }
 }
 
+// ------------------------------------------------ wide tensor-core row path
+// For 16-bit rows at d = 16384 (the pair path keeps the 128-thread kernel
+// above for its halves): the same MMA with half the values a thread. A block
+// of 256 threads holds the row, 64 float accumulators and 8 loads of 16
+// bytes a thread. On the H200 a copy shaped like this, with as many
+// butterflies, runs 1.057 of `cudaMemcpy` where the 128-thread shape runs
+// 1.096: a thread issuing 16 loads at once costs bandwidth there that eight
+// do not (notes v11, `tests/gpu/shape_copy.cu`). The kernel itself:
+// 1.063-1.070 against the 128-thread kernel's 1.106-1.110 (in place
+// 1.073-1.079 against 1.153-1.163).
+//   A (load): thread t reads vectors 8 t + 2048 c, c = 0..7 (warp loads of
+//     512 contiguous bytes). After the MMA (index bits 0, 1, 3, 4) the
+//     registers hold bits 5, 1, 2 and the chunk bits 11..13 and go through
+//     butterflies; bits 6 and 7, which the MMA leaves on lane bits 0 and 1,
+//     go through shuffles. Eleven bits done.
+//   B (store): registers hold the output vector (bits 0..2) and bits 8, 9,
+//     10, the last three; each warp store writes 512 contiguous bytes.
+// -DJAXHADA_MMA_ROW_WIDE=0 builds the 128-thread form at d = 16384, to time
+// against.
+#ifndef JAXHADA_MMA_ROW_WIDE
+#define JAXHADA_MMA_ROW_WIDE 1
+#endif
+
+struct MmaRowWideLayout {
+  // A, after the MMA. Register j = 8 c + 4 f + r, as in MmaRowLayout.
+  __host__ __device__ static constexpr int ALane(int b) { return b == 0 ? 6 : b == 1 ? 7 : b == 2 ? 0 : b; }
+  __host__ __device__ static constexpr int AWarp(int b) { return 8 + b; }
+  __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : 8 + k; }
+  // B. Registers: the output vector, then 8, 9, 10. Lanes 3..7, warps 11..13.
+  __host__ __device__ static constexpr int BReg(int k) { return k < 3 ? k : k + 5; }
+  __host__ __device__ static constexpr int BLane(int b) { return 3 + b; }
+  __host__ __device__ static constexpr int BWarp(int b) { return 11 + b; }
+  static constexpr unsigned kMaskA = 0x3Du;      // index bits 5, 2, 11, 12, 13
+  static constexpr unsigned kLaneMaskA = 0x03u;  // index bits 6, 7
+  static constexpr unsigned kMaskB = 0x38u;      // index bits 8, 9, 10
+
+  // X word stride of each index bit. A stores one word at a time, its lane
+  // bits (6, 7, 0, 3, 4) on strides 2, 4, 1, 8, 16: 32 banks. B reads 8
+  // bytes at a time (index bit 0 on stride 1), served a half warp at a
+  // time, whose lane bits (3, 4, 5, 6) must then hit 16 distinct 8-byte
+  // slots: 8 and 16 give slots 4 and 8, 2 slot 1, and bit 5 takes a top
+  // stride padded by 4 for slot 2. The other bits take 32 .. 4096.
+  static constexpr int kTop = 8192;
+  __host__ __device__ static constexpr int Stride(int bit) {
+    switch (bit) {
+      case 0: return 1;
+      case 6: return 2;
+      case 7: return 4;
+      case 3: return 8;
+      case 4: return 16;
+      case 5: return kTop + 4;
+      case 1: return 32;
+      case 2: return 64;
+      default: return 128 << (bit - 8);  // 8..13
+    }
+  }
+  static constexpr int Words() {
+    int sum = 1;
+    for (int b = 0; b < 14; ++b) sum += Stride(b);
+    return sum;
+  }
+  static constexpr bool Superincreasing() {
+    for (int b = 0; b < 14; ++b) {
+      int smaller = 0;
+      for (int o = 0; o < 14; ++o) smaller += Stride(o) < Stride(b) ? Stride(o) : 0;
+      if (Stride(b) <= smaller) return false;
+    }
+    return true;
+  }
+  // The banks of A's scalar stores (a whole warp) and the 8-byte slots of
+  // B's reads (each half warp).
+  static constexpr bool ConflictFree() {
+    unsigned long long banks = 0, slots = 0;
+    for (int l = 0; l < 32; ++l) {
+      int a = 0, b = 0;
+      for (int k = 0; k < 5; ++k) a += ((l >> k) & 1) * Stride(ALane(k));
+      for (int k = 0; k < 4; ++k) b += ((l >> k) & 1) * Stride(BLane(k));
+      banks |= 1ull << (a % 32);
+      if (l < 16) slots |= 1ull << (b / 2 % 16);
+    }
+    return banks == 0xFFFFFFFFull && slots == 0xFFFFull;
+  }
+  static constexpr bool Places(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
+    unsigned seen = 0;
+    for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
+    for (int i = 0; i < 3; ++i) seen |= 1u << warp(i);
+    for (int i = 0; i < 6; ++i) seen |= 1u << reg(i);
+    return seen == (1u << 14) - 1;
+  }
+  // Every index bit is transformed once: MMA, A's registers and lanes, B's
+  // registers.
+  static constexpr bool TransformsEachBitOnce() {
+    unsigned done = (1u << 0) | (1u << 1) | (1u << 3) | (1u << 4);
+    for (int k = 0; k < 6; ++k)
+      if ((kMaskA >> k) & 1u) {
+        if (done & (1u << AReg(k))) return false;
+        done |= 1u << AReg(k);
+      }
+    for (int k = 0; k < 5; ++k)
+      if ((kLaneMaskA >> k) & 1u) {
+        if (done & (1u << ALane(k))) return false;
+        done |= 1u << ALane(k);
+      }
+    for (int k = 0; k < 6; ++k)
+      if ((kMaskB >> k) & 1u) {
+        if (done & (1u << BReg(k))) return false;
+        done |= 1u << BReg(k);
+      }
+    return done == (1u << 14) - 1;
+  }
+};
+static_assert(MmaRowWideLayout::Places(MmaRowWideLayout::ALane, MmaRowWideLayout::AWarp,
+                                       MmaRowWideLayout::AReg) &&
+                  MmaRowWideLayout::Places(MmaRowWideLayout::BLane, MmaRowWideLayout::BWarp,
+                                           MmaRowWideLayout::BReg),
+              "A and B place every index bit once");
+static_assert(MmaRowWideLayout::TransformsEachBitOnce(), "every index bit transformed once");
+static_assert(MmaRowWideLayout::Superincreasing(), "one word an element");
+static_assert(MmaRowWideLayout::ConflictFree(), "no bank conflicts");
+static_assert(MmaRowWideLayout::Stride(0) == 1 && MmaRowWideLayout::BReg(0) == 0,
+              "B's 8-byte reads: index bit 0, register bit 0, stride 1");
+
+template <typename T>
+struct MmaRowWideTraits {
+  static constexpr int kD = 1 << 14;
+  static constexpr int kThreads = 256;
+  static constexpr int kChunks = 8;     // 16-byte loads a thread
+  static constexpr int kStride = 2048;  // elements between a thread's chunks
+  // 80 registers a thread and 64 KB of X allow three blocks an SM. (Two,
+  // with registers to spare, measured 1.12.)
+  static constexpr int kMinBlocks = 3;
+  static constexpr int kSmem = MmaRowWideLayout::Words() * static_cast<int>(sizeof(float));
+  static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
+  static_assert(kThreads * 64 == kD && kThreads * 8 == kStride, "64 accumulators a thread");
+};
+
+template <typename T>
+__global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTraits<T>::kMinBlocks)
+    HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
+  using Tr = MmaRowWideTraits<T>;
+  using Lay = MmaRowWideLayout;
+  extern __shared__ uint4 smem[];
+  float* X = reinterpret_cast<float*>(smem);
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  float* const xa = X + SumBits<5, Lay::ALane, Lay::Stride>(lane) +
+                    SumBits<3, Lay::AWarp, Lay::Stride>(warp);
+  const float* const xb = X + SumBits<5, Lay::BLane, Lay::Stride>(lane) +
+                          SumBits<3, Lay::BWarp, Lay::Stride>(warp);
+  const int out_base = SumBits<5, Lay::BLane, ElementOffset>(lane) +
+                       SumBits<3, Lay::BWarp, ElementOffset>(warp);
+  uint32_t h16[4];
+  H16Fragment<T>(lane, h16);
+  // One block a row (a grid-stride loop only past 2^24 rows).
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* src = in + row * Tr::kD + t * 8;
+    uint4 raw[Tr::kChunks];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c)
+      raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
+    float v[64];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c) {
+      float* f = v + 8 * c;
+      MmaM16N8K16<T, false>(f[0], f[1], f[2], f[3], h16, raw[c].x, raw[c].y);
+      MmaM16N8K16<T, false>(f[4], f[5], f[6], f[7], h16, raw[c].z, raw[c].w);
+    }
+    RegButterflies(v, Lay::kMaskA);
+    LaneButterflies(v, Lay::kLaneMaskA, lane);
+    // From a block's second row on: the previous row's reads of X are done.
+    if (row != blockIdx.x) __syncthreads();
+#pragma unroll
+    for (int j = 0; j < 64; ++j) xa[SumBits<6, Lay::AReg, Lay::Stride>(j)] = v[j];
+    __syncthreads();
+#pragma unroll
+    for (int m = 0; m < 32; ++m) {
+      const float2 q = *reinterpret_cast<const float2*>(xb + SumBits<6, Lay::BReg, Lay::Stride>(2 * m));
+      v[2 * m] = q.x;
+      v[2 * m + 1] = q.y;
+    }
+    RegButterflies(v, Lay::kMaskB);
+    T* dst = out + row * Tr::kD + out_base;
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      alignas(16) T e[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[8 * s + i] * scale);
+      *reinterpret_cast<uint4*>(dst + SumBits<6, Lay::BReg, ElementOffset>(8 * s)) =
+          *reinterpret_cast<const uint4*>(e);
+    }
+  }
+}
+
 // --------------------------------------------------------- strided pass (f64)
 // f64 rows longer than 1024 take two passes: the warp path transforms each
 // 1024-element segment, then this kernel combines the 2^K segments of a row:
@@ -1110,7 +1305,8 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
 }
 
 // d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
-// path (16-bit) or the row path (f32), one block or one pair of blocks a row,
+// paths (16-bit: the wide kernel at 16384, pairs of 128-thread blocks at
+// 32768) or the row path (f32), one block or one pair of blocks a row,
 // where the device has the shared memory (and, for the pair, clusters in
 // the device and in the code that runs); else the block path, staged when
 // the row fits beside X.
@@ -1128,7 +1324,11 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     constexpr int kHalves = L == 15 ? 2 : 1;
     void (*kernel)(const T*, T*, int64_t, float) = nullptr;
     int threads = 0, smem = 0;
-    if constexpr (sizeof(T) == 2) {
+    if constexpr (sizeof(T) == 2 && kHalves == 1 && JAXHADA_MMA_ROW_WIDE) {
+      kernel = HadamardMmaRowWideKernel<T>;
+      threads = MmaRowWideTraits<T>::kThreads;
+      smem = MmaRowWideTraits<T>::kSmem;
+    } else if constexpr (sizeof(T) == 2) {
       kernel = HadamardMmaRowKernel<T, kHalves>;
       threads = MmaRowTraits<T>::kThreads;
       smem = MmaRowTraits<T>::kSmem;
