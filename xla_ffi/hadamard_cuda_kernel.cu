@@ -825,6 +825,17 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 // n on lane bits 2..4 (index bits 5..7). The product leaves m (k's bits) on
 // lane bits 2..4 and register bit 1, n on register bit 0 and lane bits 0, 1.
 // MmaRowLayout lists where each index bit sits on both sides.
+// Whether a block's 5 lane bits, kWarpBits warp bits and the register bits
+// (the rest) place each of a d = 16384 row's 14 index bits once.
+template <int kWarpBits>
+constexpr bool PlacesEveryBit(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
+  unsigned seen = 0;
+  for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
+  for (int i = 0; i < kWarpBits; ++i) seen |= 1u << warp(i);
+  for (int i = 0; i < 14 - 5 - kWarpBits; ++i) seen |= 1u << reg(i);
+  return seen == (1u << 14) - 1;
+}
+
 struct MmaRowLayout {
   // A, after the MMA. Register j = 8 c + 4 f + r: r's bits hold index bits 5
   // and 1, f (the half of the 16-byte vector) bit 2, the chunk c bits 10..13.
@@ -859,17 +870,10 @@ struct MmaRowLayout {
   }
   static constexpr int kWords = 2 * kTop - 4;
 
-  static constexpr bool Places(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
-    unsigned seen = 0;
-    for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
-    for (int i = 0; i < 2; ++i) seen |= 1u << warp(i);
-    for (int i = 0; i < 7; ++i) seen |= 1u << reg(i);
-    return seen == (1u << 14) - 1;
-  }
 };
-static_assert(MmaRowLayout::Places(MmaRowLayout::ALane, MmaRowLayout::AWarp, MmaRowLayout::AReg),
+static_assert(PlacesEveryBit<2>(MmaRowLayout::ALane, MmaRowLayout::AWarp, MmaRowLayout::AReg),
               "A places every index bit once");
-static_assert(MmaRowLayout::Places(MmaRowLayout::BLane, MmaRowLayout::BWarp, MmaRowLayout::BReg),
+static_assert(PlacesEveryBit<2>(MmaRowLayout::BLane, MmaRowLayout::BWarp, MmaRowLayout::BReg),
               "B places every index bit once");
 static_assert(MmaRowLayout::BReg(2) == 0 && MmaRowLayout::BReg(3) == 1 &&
                   MmaRowLayout::BReg(4) == 2,
@@ -1053,13 +1057,6 @@ struct MmaRowWideLayout {
     }
     return banks == 0xFFFFFFFFull && slots == 0xFFFFull;
   }
-  static constexpr bool Places(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
-    unsigned seen = 0;
-    for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
-    for (int i = 0; i < 3; ++i) seen |= 1u << warp(i);
-    for (int i = 0; i < 6; ++i) seen |= 1u << reg(i);
-    return seen == (1u << 14) - 1;
-  }
   // Every index bit is transformed once: MMA, A's registers and lanes, B's
   // registers.
   static constexpr bool TransformsEachBitOnce() {
@@ -1082,10 +1079,10 @@ struct MmaRowWideLayout {
     return done == (1u << 14) - 1;
   }
 };
-static_assert(MmaRowWideLayout::Places(MmaRowWideLayout::ALane, MmaRowWideLayout::AWarp,
-                                       MmaRowWideLayout::AReg) &&
-                  MmaRowWideLayout::Places(MmaRowWideLayout::BLane, MmaRowWideLayout::BWarp,
-                                           MmaRowWideLayout::BReg),
+static_assert(PlacesEveryBit<3>(MmaRowWideLayout::ALane, MmaRowWideLayout::AWarp,
+                                 MmaRowWideLayout::AReg) &&
+                  PlacesEveryBit<3>(MmaRowWideLayout::BLane, MmaRowWideLayout::BWarp,
+                                    MmaRowWideLayout::BReg),
               "A and B place every index bit once");
 static_assert(MmaRowWideLayout::TransformsEachBitOnce(), "every index bit transformed once");
 static_assert(MmaRowWideLayout::Superincreasing(), "one word an element");
