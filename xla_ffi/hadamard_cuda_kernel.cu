@@ -795,6 +795,53 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   }
 }
 
+// ------------------------------------ layouts of the tensor-core row paths
+// Compile-time checks of a d = 16384 row's placement (which lane, warp and
+// register bits hold each of its 14 index bits) and of X's word strides.
+
+// A block's 5 lane bits, kWarpBits warp bits and the register bits (the
+// rest) place each index bit once.
+template <int kWarpBits>
+constexpr bool PlacesEveryBit(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
+  unsigned seen = 0;
+  for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
+  for (int i = 0; i < kWarpBits; ++i) seen |= 1u << warp(i);
+  for (int i = 0; i < 14 - 5 - kWarpBits; ++i) seen |= 1u << reg(i);
+  return seen == (1u << 14) - 1;
+}
+
+// The words of X: one past the last element's.
+constexpr int XWords(int (*stride)(int)) {
+  int sum = 1;
+  for (int b = 0; b < 14; ++b) sum += stride(b);
+  return sum;
+}
+
+// Every stride exceeds the sum of the others that are not larger, so
+// distinct elements get distinct words.
+constexpr bool Superincreasing(int (*stride)(int)) {
+  for (int b = 0; b < 14; ++b) {
+    int not_larger = 0;
+    for (int o = 0; o < 14; ++o) not_larger += o != b && stride(o) <= stride(b) ? stride(o) : 0;
+    if (stride(b) <= not_larger) return false;
+  }
+  return true;
+}
+
+// No bank conflicts: an access of `words` words a lane is served
+// 32 / words lanes at a time, and those lanes (lane bits below
+// log2(32 / words)) must hit distinct slots of `words` words.
+constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
+  const int lanes = 32 / words;
+  unsigned long long seen = 0;
+  for (int l = 0; l < lanes; ++l) {
+    int word = 0;
+    for (int k = 0; (1 << k) < lanes; ++k) word += ((l >> k) & 1) * stride(lane(k));
+    seen |= 1ull << (word / words % lanes);
+  }
+  return seen == (1ull << lanes) - 1;
+}
+
 // ------------------------------------------------------- tensor-core row path
 // For the halves of the pair path's 16-bit rows (d = 32768); rows of d =
 // 16384 take the wide kernel below, which measured 4-8% faster on the H200
@@ -825,17 +872,6 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 // n on lane bits 2..4 (index bits 5..7). The product leaves m (k's bits) on
 // lane bits 2..4 and register bit 1, n on register bit 0 and lane bits 0, 1.
 // MmaRowLayout lists where each index bit sits on both sides.
-// Whether a block's 5 lane bits, kWarpBits warp bits and the register bits
-// (the rest) place each of a d = 16384 row's 14 index bits once.
-template <int kWarpBits>
-constexpr bool PlacesEveryBit(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
-  unsigned seen = 0;
-  for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
-  for (int i = 0; i < kWarpBits; ++i) seen |= 1u << warp(i);
-  for (int i = 0; i < 14 - 5 - kWarpBits; ++i) seen |= 1u << reg(i);
-  return seen == (1u << 14) - 1;
-}
-
 struct MmaRowLayout {
   // A, after the MMA. Register j = 8 c + 4 f + r: r's bits hold index bits 5
   // and 1, f (the half of the 16-byte vector) bit 2, the chunk c bits 10..13.
@@ -878,6 +914,12 @@ static_assert(PlacesEveryBit<2>(MmaRowLayout::BLane, MmaRowLayout::BWarp, MmaRow
 static_assert(MmaRowLayout::BReg(2) == 0 && MmaRowLayout::BReg(3) == 1 &&
                   MmaRowLayout::BReg(4) == 2,
               "B's output vector: j bits 2..4");
+static_assert(Superincreasing(MmaRowLayout::Stride) &&
+                  MmaRowLayout::kWords == XWords(MmaRowLayout::Stride),
+              "one word an element");
+static_assert(DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::ALane, 1) &&
+                  DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::BLane, 4),
+              "no bank conflicts: A's scalar stores, B's 16-byte reads");
 
 // The sum of Weight(Where(k)) over the set bits k of x: a compile-time
 // constant when x is.
@@ -897,17 +939,20 @@ struct MmaRowTraits {
   static constexpr int kThreads = 128;
   static constexpr int kChunks = 16;    // 16-byte loads a thread
   static constexpr int kStride = 1024;  // elements between a thread's chunks
-  // 168 registers a thread and 64 KB of X allow three blocks an SM.
+  // 168 registers a thread and 64 KB of X allow three blocks an SM on sm_90
+  // (228 KB of shared memory an SM).
   static constexpr int kMinBlocks = 3;
   static constexpr int kSmem = MmaRowLayout::kWords * static_cast<int>(sizeof(float));
   static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
   static_assert(kThreads * 128 == kD && kThreads * 8 == kStride, "128 accumulators a thread");
 };
 
-// kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
-// of a row's pair (the pair path above) computes H16384 (lo ± hi): the MMA
-// adds hi's product with H16 to lo's, H16's signs flipped for h = 1, so the
-// inputs stay exact in the MMA and the rest of the kernel is unchanged.
+// kHalves = 1: d = 16384, one block a row (only in a build with
+// -DJAXHADA_MMA_ROW_WIDE=0; rows of 16384 take the wide kernel below).
+// kHalves = 2: d = 32768, block h of a row's pair (the pair path above)
+// computes H16384 (lo ± hi): the MMA adds hi's product with H16 to lo's,
+// H16's signs flipped for h = 1, so the inputs stay exact in the MMA and the
+// rest of the kernel is unchanged.
 template <typename T, int kHalves>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -979,17 +1024,15 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 // For 16-bit rows at d = 16384 (the pair path keeps the 128-thread kernel
 // above for its halves): the same MMA with half the values a thread. A block
 // of 256 threads holds the row, 64 float accumulators and 8 loads of 16
-// bytes a thread. On the H200 a copy shaped like this, with as many
-// butterflies, runs 1.057 of `cudaMemcpy` where the 128-thread shape runs
-// 1.096: a thread issuing 16 loads at once costs bandwidth there that eight
-// do not (notes v11, `tests/gpu/shape_copy.cu`). The kernel itself:
-// 1.063-1.070 against the 128-thread kernel's 1.106-1.110 (in place
-// 1.073-1.079 against 1.153-1.163).
+// bytes a thread, because on the H200 a thread with 16 loads in flight
+// costs bandwidth that one with 8 does not, even at the same bytes in
+// flight an SM: this kernel runs about 4% closer to the copy than the
+// 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
 //   A (load): thread t reads vectors 8 t + 2048 c, c = 0..7 (warp loads of
-//     512 contiguous bytes). After the MMA (index bits 0, 1, 3, 4) the
-//     registers hold bits 5, 1, 2 and the chunk bits 11..13 and go through
-//     butterflies; bits 6 and 7, which the MMA leaves on lane bits 0 and 1,
-//     go through shuffles. Eleven bits done.
+//     512 contiguous bytes). The MMA does index bits 0, 1, 3, 4 and leaves
+//     bits 5, 1, 2 and the chunk bits 11..13 in registers, where
+//     butterflies do 5, 2 and 11..13, and bits 6, 7 on lane bits 0, 1,
+//     where shuffles do them. Eleven bits done.
 //   B (store): registers hold the output vector (bits 0..2) and bits 8, 9,
 //     10, the last three; each warp store writes 512 contiguous bytes.
 // -DJAXHADA_MMA_ROW_WIDE=0 builds the 128-thread form at d = 16384, to time
@@ -1031,32 +1074,6 @@ struct MmaRowWideLayout {
       default: return 128 << (bit - 8);  // 8..13
     }
   }
-  static constexpr int Words() {
-    int sum = 1;
-    for (int b = 0; b < 14; ++b) sum += Stride(b);
-    return sum;
-  }
-  static constexpr bool Superincreasing() {
-    for (int b = 0; b < 14; ++b) {
-      int smaller = 0;
-      for (int o = 0; o < 14; ++o) smaller += Stride(o) < Stride(b) ? Stride(o) : 0;
-      if (Stride(b) <= smaller) return false;
-    }
-    return true;
-  }
-  // The banks of A's scalar stores (a whole warp) and the 8-byte slots of
-  // B's reads (each half warp).
-  static constexpr bool ConflictFree() {
-    unsigned long long banks = 0, slots = 0;
-    for (int l = 0; l < 32; ++l) {
-      int a = 0, b = 0;
-      for (int k = 0; k < 5; ++k) a += ((l >> k) & 1) * Stride(ALane(k));
-      for (int k = 0; k < 4; ++k) b += ((l >> k) & 1) * Stride(BLane(k));
-      banks |= 1ull << (a % 32);
-      if (l < 16) slots |= 1ull << (b / 2 % 16);
-    }
-    return banks == 0xFFFFFFFFull && slots == 0xFFFFull;
-  }
   // Every index bit is transformed once: MMA, A's registers and lanes, B's
   // registers.
   static constexpr bool TransformsEachBitOnce() {
@@ -1085,8 +1102,10 @@ static_assert(PlacesEveryBit<3>(MmaRowWideLayout::ALane, MmaRowWideLayout::AWarp
                                     MmaRowWideLayout::BReg),
               "A and B place every index bit once");
 static_assert(MmaRowWideLayout::TransformsEachBitOnce(), "every index bit transformed once");
-static_assert(MmaRowWideLayout::Superincreasing(), "one word an element");
-static_assert(MmaRowWideLayout::ConflictFree(), "no bank conflicts");
+static_assert(Superincreasing(MmaRowWideLayout::Stride), "one word an element");
+static_assert(DistinctSlots(MmaRowWideLayout::Stride, MmaRowWideLayout::ALane, 1) &&
+                  DistinctSlots(MmaRowWideLayout::Stride, MmaRowWideLayout::BLane, 2),
+              "no bank conflicts: A's scalar stores, B's 8-byte reads");
 static_assert(MmaRowWideLayout::Stride(0) == 1 && MmaRowWideLayout::BReg(0) == 0,
               "B's 8-byte reads: index bit 0, register bit 0, stride 1");
 
@@ -1096,10 +1115,11 @@ struct MmaRowWideTraits {
   static constexpr int kThreads = 256;
   static constexpr int kChunks = 8;     // 16-byte loads a thread
   static constexpr int kStride = 2048;  // elements between a thread's chunks
-  // 80 registers a thread and 64 KB of X allow three blocks an SM. (Two,
-  // with registers to spare, measured 1.12.)
+  // 80 registers a thread and 64 KB of X allow three blocks an SM on sm_90
+  // (228 KB of shared memory an SM). Two blocks an SM, with registers to
+  // spare, measured 5% slower (notes v11).
   static constexpr int kMinBlocks = 3;
-  static constexpr int kSmem = MmaRowWideLayout::Words() * static_cast<int>(sizeof(float));
+  static constexpr int kSmem = XWords(MmaRowWideLayout::Stride) * static_cast<int>(sizeof(float));
   static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
   static_assert(kThreads * 64 == kD && kThreads * 8 == kStride, "64 accumulators a thread");
 };
