@@ -904,7 +904,6 @@ struct MmaRowLayout {
     if (bit == 5) return kTop;
     return 32 << (bit == 1 ? 0 : bit == 2 ? 1 : bit - 6);
   }
-  static constexpr int kWords = 2 * kTop - 4;
 
 };
 static_assert(PlacesEveryBit<2>(MmaRowLayout::ALane, MmaRowLayout::AWarp, MmaRowLayout::AReg),
@@ -914,9 +913,7 @@ static_assert(PlacesEveryBit<2>(MmaRowLayout::BLane, MmaRowLayout::BWarp, MmaRow
 static_assert(MmaRowLayout::BReg(2) == 0 && MmaRowLayout::BReg(3) == 1 &&
                   MmaRowLayout::BReg(4) == 2,
               "B's output vector: j bits 2..4");
-static_assert(Superincreasing(MmaRowLayout::Stride) &&
-                  MmaRowLayout::kWords == XWords(MmaRowLayout::Stride),
-              "one word an element");
+static_assert(Superincreasing(MmaRowLayout::Stride), "one word an element");
 static_assert(DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::ALane, 1) &&
                   DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::BLane, 4),
               "no bank conflicts: A's scalar stores, B's 16-byte reads");
@@ -942,7 +939,7 @@ struct MmaRowTraits {
   // 168 registers a thread and 64 KB of X allow three blocks an SM on sm_90
   // (228 KB of shared memory an SM).
   static constexpr int kMinBlocks = 3;
-  static constexpr int kSmem = MmaRowLayout::kWords * static_cast<int>(sizeof(float));
+  static constexpr int kSmem = XWords(MmaRowLayout::Stride) * static_cast<int>(sizeof(float));
   static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
   static_assert(kThreads * 128 == kD && kThreads * 8 == kStride, "128 accumulators a thread");
 };
@@ -1168,15 +1165,11 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
       v[2 * m + 1] = q.y;
     }
     RegButterflies(v, Lay::kMaskB);
+    // Output vector s: registers 8 s .. 8 s + 7.
     T* dst = out + row * Tr::kD + out_base;
 #pragma unroll
-    for (int s = 0; s < 8; ++s) {
-      alignas(16) T e[8];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[8 * s + i] * scale);
-      *reinterpret_cast<uint4*>(dst + SumBits<6, Lay::BReg, ElementOffset>(8 * s)) =
-          *reinterpret_cast<const uint4*>(e);
-    }
+    for (int s = 0; s < 8; ++s)
+      StoreVec<T>(dst + SumBits<6, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
   }
 }
 
