@@ -518,6 +518,17 @@ __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
 }
 __device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void CpAsyncWaitAll() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+// Waits until at most `pending` (0..kMax) of this thread's committed groups
+// are in flight. The instruction takes a constant: called from unrolled code
+// with a constant `pending`, the chain folds to one wait.
+template <int kMax>
+__device__ __forceinline__ void CpAsyncWaitPending(int pending) {
+  if (pending == kMax) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kMax) : "memory");
+  } else if constexpr (kMax > 0) {
+    CpAsyncWaitPending<kMax - 1>(pending);
+  }
+}
 
 template <typename T, int L, bool kStaged>
 __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
@@ -587,7 +598,8 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // H16384 (lo - hi)): a pair of blocks takes a row, each reading the whole row
 // and computing one output half with a d = 16384 kernel below (the
 // 128-thread tensor-core row kernel for 16-bit, the row path for f32),
-// adding or subtracting hi as it loads. Device memory still sees each
+// adding or subtracting hi as it loads (16-bit, out of place: as it reads
+// back the row it staged in shared memory). Device memory still sees each
 // element read once (the two blocks of a pair run side by side, so the
 // second read of a line hits L2) and written once, and each block needs only
 // a 16384-element row's registers: three blocks an SM, one pair a row, where
@@ -950,12 +962,23 @@ struct MmaRowTraits {
 // computes H16384 (lo ± hi): the MMA adds hi's product with H16 to lo's,
 // H16's signs flipped for h = 1, so the inputs stay exact in the MMA and the
 // rest of the kernel is unchanged.
-template <typename T, int kHalves>
+// kInPlace (pairs only): the output is the input (the launcher compares the
+// pointers). Out of place, a pair block stages its 64 KB of the row in X
+// with cp.async and reads it back: loaded straight to registers, its 32
+// vectors a thread do not all fit beside the accumulators, so fewer loads
+// are in flight (1.14-1.16 of the copy on the H200 against 1.05-1.08
+// staged, notes v12). In place it still loads to registers: staged, it
+// measured 1.44-1.51 against 1.28-1.32.
+template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
   using Tr = MmaRowTraits<T>;
   using Lay = MmaRowLayout;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
+  static_assert(kHalves == 2 || !kInPlace, "only a pair needs to know");
+  constexpr bool kStaged = kHalves == 2 && !kInPlace;
+  static_assert(!kStaged || Tr::kSmem >= 2 * Tr::kD * static_cast<int>(sizeof(T)),
+                "the staged row fits in X");
   constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
@@ -965,44 +988,73 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   const float* const xb = X + SumBits<5, Lay::BLane, Lay::Stride>(lane) +
                           SumBits<2, Lay::BWarp, Lay::Stride>(warp);
   const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
-  const bool pair_sync = kHalves == 2 && static_cast<const void*>(in) == out;
   const int out_base = half * Tr::kD + SumBits<5, Lay::BLane, ElementOffset>(lane) +
                        SumBits<2, Lay::BWarp, ElementOffset>(warp);
   uint32_t h16[4], h16_hi[4];
   H16Fragment<T>(lane, h16);
 #pragma unroll
   for (int i = 0; i < 4; ++i) h16_hi[i] = half ? h16[i] ^ 0x80008000u : h16[i];
+  float v[128];
+  // Chunk c's 8 values a thread (lo, and for a pair hi) through the MMA.
+  auto mma_chunk = [&](int c, uint4 lo, uint4 hi) {
+    float* f = v + 8 * c;
+    MmaM16N8K16<T, false>(f[0], f[1], f[2], f[3], h16, lo.x, lo.y);
+    MmaM16N8K16<T, false>(f[4], f[5], f[6], f[7], h16, lo.z, lo.w);
+    if constexpr (kHalves == 2) {
+      MmaM16N8K16<T, true>(f[0], f[1], f[2], f[3], h16_hi, hi.x, hi.y);
+      MmaM16N8K16<T, true>(f[4], f[5], f[6], f[7], h16_hi, hi.z, hi.w);
+    }
+  };
   // One block (pair) a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
+    const bool first_row = row == blockIdx.x / kHalves;
     const T* src = in + row * kRowD + t * 8;
-    uint4 raw[kHalves][Tr::kChunks];
+    if constexpr (kStaged) {
+      // Vector (p, c) of this thread at smem[(16 p + c) * 128 + t]: each
+      // thread reads back only what it staged, so no barrier before that.
+      if (!first_row) __syncthreads();  // the previous row's reads of X are done
+      // Four groups of chunks, so that the MMAs start on the first group while
+      // the rest are in flight.
+      constexpr int kGroups = 4, kPerGroup = Tr::kChunks / kGroups;
 #pragma unroll
-    for (int p = 0; p < kHalves; ++p)
+      for (int g = 0; g < kGroups; ++g) {
 #pragma unroll
-      for (int c = 0; c < Tr::kChunks; ++c)
-        raw[p][c] = *reinterpret_cast<const uint4*>(src + p * Tr::kD + c * Tr::kStride);
-    float v[128];
+        for (int p = 0; p < 2; ++p)
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) {
-      float* f = v + 8 * c;
-      MmaM16N8K16<T, false>(f[0], f[1], f[2], f[3], h16, raw[0][c].x, raw[0][c].y);
-      MmaM16N8K16<T, false>(f[4], f[5], f[6], f[7], h16, raw[0][c].z, raw[0][c].w);
-      if constexpr (kHalves == 2) {
-        MmaM16N8K16<T, true>(f[0], f[1], f[2], f[3], h16_hi, raw[1][c].x, raw[1][c].y);
-        MmaM16N8K16<T, true>(f[4], f[5], f[6], f[7], h16_hi, raw[1][c].z, raw[1][c].w);
+          for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+            CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
+                      src + p * Tr::kD + c * Tr::kStride);
+        CpAsyncCommit();
       }
+#pragma unroll
+      for (int g = 0; g < kGroups; ++g) {
+        CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
+#pragma unroll
+        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+      }
+      __syncthreads();  // the whole row is out of X before the exchange writes it
+      RegButterflies(v, Lay::kMaskA);
+    } else {
+      uint4 raw[kHalves][Tr::kChunks];
+#pragma unroll
+      for (int p = 0; p < kHalves; ++p)
+#pragma unroll
+        for (int c = 0; c < Tr::kChunks; ++c)
+          raw[p][c] = *reinterpret_cast<const uint4*>(src + p * Tr::kD + c * Tr::kStride);
+#pragma unroll
+      for (int c = 0; c < Tr::kChunks; ++c) mma_chunk(c, raw[0][c], raw[kHalves - 1][c]);
+      PairArrive(kInPlace);
+      RegButterflies(v, Lay::kMaskA);
+      if (!first_row) __syncthreads();  // the previous row's reads of X are done
     }
-    PairArrive(pair_sync);
-    RegButterflies(v, Lay::kMaskA);
-    // From a block's second row on: the previous row's reads of X are done.
-    if (row != blockIdx.x / kHalves) __syncthreads();
 #pragma unroll
     for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
 #pragma unroll
     for (int m = 0; m < 32; ++m) LoadQuad(xb + SumBits<7, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
-    PairWait(pair_sync);
+    PairWait(kInPlace);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
     T* dst = out + row * kRowD + out_base;
 #pragma unroll
@@ -1019,7 +1071,8 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 
 // ------------------------------------------------ wide tensor-core row path
 // For 16-bit rows at d = 16384 (the pair path keeps the 128-thread kernel
-// above for its halves): the same MMA with half the values a thread. A block
+// above for its halves: this one as a pair, loading to registers or staging
+// in X, measured 1.22 and 1.25-1.32 of the copy, notes v12): the same MMA with half the values a thread. A block
 // of 256 threads holds the row, 64 float accumulators and 8 loads of 16
 // bytes a thread, because on the H200 a thread with 16 loads in flight
 // costs bandwidth that one with 8 does not, even at the same bytes in
@@ -1316,7 +1369,7 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
 
 // d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
 // paths (16-bit: the wide kernel at 16384, pairs of 128-thread blocks at
-// 32768) or the row path (f32), one block or one pair of blocks a row,
+// 32768, their form chosen by whether the call is in place) or the row path (f32), one block or one pair of blocks a row,
 // where the device has the shared memory (and, for the pair, clusters in
 // the device and in the code that runs); else the block path, staged when
 // the row fits beside X.
@@ -1339,7 +1392,9 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       threads = MmaRowWideTraits<T>::kThreads;
       smem = MmaRowWideTraits<T>::kSmem;
     } else if constexpr (sizeof(T) == 2) {
-      kernel = HadamardMmaRowKernel<T, kHalves>;
+      kernel = kHalves == 2 && static_cast<const void*>(in) == out
+                   ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
+                   : HadamardMmaRowKernel<T, kHalves, false>;
       threads = MmaRowTraits<T>::kThreads;
       smem = MmaRowTraits<T>::kSmem;
     } else {
