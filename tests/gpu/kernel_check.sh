@@ -3,6 +3,9 @@
 #   kernel_check.sh              full check (all dtypes, d = 1..32768) + timing table
 #   kernel_check.sh --sanitize   quick mode (small row counts, no timing) under
 #                                compute-sanitizer memcheck
+#   kernel_check.sh --racecheck  the kernels with shared memory (d >= 2048,
+#                                small row counts) under racecheck
+#   kernel_check.sh --synccheck  the same under synccheck (barriers)
 #   kernel_check.sh --time       the timing table only
 #   kernel_check.sh --build-only build, run nothing
 # KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
@@ -33,6 +36,8 @@ if [[ "${1:-}" == "--build-only" ]]; then
   exit 0
 elif [[ "${1:-}" == "--sanitize" ]]; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$bin" --quick
+elif [[ "${1:-}" == "--racecheck" || "${1:-}" == "--synccheck" ]]; then
+  compute-sanitizer --tool "${1#--}" --error-exitcode 3 "$bin" --shared-memory
 else
   "$bin" "$@"
 fi

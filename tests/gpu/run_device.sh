@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole GPU run in one call: build + install, the full test suite with GPU
 # tests required, the sharding checks on the GPU, compute-sanitizer over the
-# kernel, and the benchmark. Full logs go to $OUT; a short table prints last.
+# kernel (memcheck; racecheck and synccheck), and the benchmark. Full logs go
+# to $OUT; a short table prints last.
 #   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench]
 set -uo pipefail
 OUT="${OUT:-$(mktemp -d)}"
@@ -42,6 +43,12 @@ if [ "$run_tests" = 1 ]; then
   step "kernel harness + compute-sanitizer memcheck"
   bash tests/gpu/kernel_check.sh --sanitize >"$OUT/sanitizer.log" 2>&1 || status=1
   tail -8 "$OUT/sanitizer.log"
+
+  step "compute-sanitizer racecheck and synccheck (the kernels with shared memory)"
+  for tool in racecheck synccheck; do
+    bash tests/gpu/kernel_check.sh --$tool >"$OUT/$tool.log" 2>&1 || status=1
+    echo "$tool: $(tail -1 "$OUT/$tool.log")"
+  done
 
   step "kernel harness from sm_80 PTX only (JIT here: no clusters in that code, so no pair path)"
   KERNEL_CHECK_BUILD_DIR=build/kernel_check_ptx80 \
