@@ -862,7 +862,8 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // registers, 128 float accumulators a thread, in two layouts joined by one
 // exchange through shared memory X:
 //   A (load): thread t reads 16-byte vectors t * 8 + 1024 c, c = 0..15 (each
-//     warp load 512 contiguous bytes). Index bits 0 and 1 (inside each
+//     warp load 512 contiguous bytes; out of place the pair stages them in
+//     X first, see kInPlace below). Index bits 0 and 1 (inside each
 //     thread's vector) and 3, 4 (across lanes) go through one m16n8k16
 //     tensor-core product with H16 per 8 elements a thread. Its inputs are the
 //     16-bit values themselves, exact in the MMA; the ±1 products are exact
@@ -966,9 +967,9 @@ struct MmaRowTraits {
 // pointers). Out of place, a pair block stages its 64 KB of the row in X
 // with cp.async and reads it back: loaded straight to registers, its 32
 // vectors a thread do not all fit beside the accumulators, so fewer loads
-// are in flight (1.14-1.16 of the copy on the H200 against 1.05-1.08
+// are in flight (1.14-1.18 of the copy on the H200 against 1.05-1.10
 // staged, notes v12). In place it still loads to registers: staged, it
-// measured 1.44-1.51 against 1.28-1.32.
+// measured 1.44-1.51 against 1.28-1.34.
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1323,6 +1324,8 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
 // clusters, and the code that runs has the cluster barrier. A build whose
 // newest code is sm_80 PTX, JIT-compiled for a newer GPU, does not (its
 // PairArrive traps), so the kernel's PTX version decides, not the device's.
+// Cached per T: the in-place and out-of-place forms of a pair kernel come
+// from this translation unit, so they share one PTX version.
 template <typename T>
 cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int device, bool& runs) {
   static std::atomic<int64_t> cached[kMaxDevices] = {};  // 1: no, 2: yes

@@ -6,7 +6,8 @@
 //                          reference; then the timing table against a D2D copy
 //   kernel_check --quick   small row counts, no timing (for compute-sanitizer)
 //   kernel_check --shared-memory   --quick from d = 2048 on (for racecheck and
-//                          synccheck: the kernels with shared memory)
+//                          synccheck: the sizes that kernels with shared memory
+//                          serve in some build)
 //   kernel_check --time    the timing table only (to compare builds)
 //
 // The kernel's translation unit is included, not linked, so the test can also
@@ -228,7 +229,8 @@ double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char*
 // The block kernel with the row path off (what d = 16384 and 32768 get on a
 // GPU without room for the row path, 32768 also without clusters; every GPU
 // takes it at 8192), staged and unstaged (a GPU without room for the staged
-// row either).
+// row either). At 2048 and 4096 the warp path serves these calls unless the
+// build lowers JAXHADA_WARP_MAX_LOG2_D.
 template <typename T, int L>
 double CheckBlockPaths(int64_t rows) {
   if constexpr (sizeof(T) <= 4 && L >= 11) {
@@ -422,9 +424,11 @@ void TimeDecode() {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  // --shared-memory: the quick check from d = 2048 on, where the kernels
-  // share memory and barriers (below, the warp path uses neither), for
-  // compute-sanitizer's racecheck and synccheck.
+  // --shared-memory: the quick check from d = 2048 on, for
+  // compute-sanitizer's racecheck and synccheck. Only the block, row and
+  // pair paths use shared memory and barriers: from d = 8192 in the default
+  // build, from 2048 in one with a lower JAXHADA_WARP_MAX_LOG2_D; the warp
+  // path below uses neither.
   const bool shared_memory = mode == "--shared-memory";
   const bool quick = mode == "--quick" || shared_memory;
   const int min_log2_d = shared_memory ? 11 : 0;

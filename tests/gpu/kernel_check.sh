@@ -3,8 +3,9 @@
 #   kernel_check.sh              full check (all dtypes, d = 1..32768) + timing table
 #   kernel_check.sh --sanitize   quick mode (small row counts, no timing) under
 #                                compute-sanitizer memcheck
-#   kernel_check.sh --racecheck  the kernels with shared memory (d >= 2048,
-#                                small row counts) under racecheck
+#   kernel_check.sh --racecheck  the quick check from d = 2048 on (the sizes
+#                                that kernels with shared memory serve)
+#                                under racecheck
 #   kernel_check.sh --synccheck  the same under synccheck (barriers)
 #   kernel_check.sh --time       the timing table only
 #   kernel_check.sh --build-only build, run nothing
