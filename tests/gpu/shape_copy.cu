@@ -2,9 +2,10 @@
 // copies with no transform, one block a row, each thread loading kLoads
 // 16-byte vectors (a warp's load 512 contiguous bytes), a barrier, then the
 // stores; optionally kStages float butterfly stages in between, as a stand-in
-// for the transform's arithmetic. Shared memory sets the blocks an SM. A
-// measurement aid for docs/cuda_kernel_notes.md (v11), not part of the
-// library:
+// for the transform's arithmetic. Shared memory sets the blocks an SM. Each
+// shape is timed out of place and in place (output = input, as under
+// donation), both against the same out-of-place cudaMemcpy. A measurement
+// aid for docs/cuda_kernel_notes.md (v11, v12), not part of the library:
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 \
 //     -o build/shape_copy tests/gpu/shape_copy.cu && build/shape_copy
 #include <cuda_bf16.h>
@@ -115,8 +116,10 @@ void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float
   cudaFuncAttributes attributes = {};
   CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
   const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
-  std::printf("| %-48s | %d | %3d | %4zu | %5.3f |\n", what, resident, attributes.numRegs,
-              attributes.localSizeBytes, ms / copy_ms);
+  // In place on `out`, so that `in` keeps the values every shape starts from.
+  const float in_place_ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(out, out, rows); });
+  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
+              attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
 }
 
 }  // namespace
@@ -133,7 +136,7 @@ int main() {
   std::printf("%s: copy of 256 MiB %.4f ms (%.0f GB/s read + write)\n", prop.name, copy_ms,
               2.0 * kBytes / copy_ms * 1e-6);
   std::printf("| threads x 16-byte loads a thread (row bytes) | blocks an SM | registers | "
-              "local bytes | ratio to copy |\n|---|---|---|---|---|\n");
+              "local bytes | ratio to copy | in place |\n|---|---|---|---|---|---|\n");
   Row<128, 16, 0>("128 x 16 (32 KB): 16-bit d = 16384's shape", in, out, 3, copy_ms);
   Row<128, 16, 0>("128 x 16, smem for 6 blocks an SM", in, out, 6, copy_ms);
   Row<128, 32, 0>("128 x 32 (64 KB): f32 d = 16384's shape", in, out, 3, copy_ms);
@@ -149,6 +152,9 @@ int main() {
   Row<256, 8, 10>("256 x 8, 10 stages", in, out, 3, copy_ms);
   Row<256, 8, 10, 3>("256 x 8, 10 stages, registers for 3 blocks an SM", in, out, 3, copy_ms);
   Row<256, 8, 12, 3>("256 x 8, 12 stages, registers for 3 blocks an SM", in, out, 3, copy_ms);
+  // Near a flat copy: one or two vectors a thread, many blocks an SM.
+  Row<256, 1, 0>("256 x 1 (4 KB)", in, out, 8, copy_ms);
+  Row<256, 2, 0>("256 x 2 (8 KB)", in, out, 8, copy_ms);
   CUDA_CHECK(cudaFree(in));
   CUDA_CHECK(cudaFree(out));
   return 0;
