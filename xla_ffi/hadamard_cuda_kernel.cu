@@ -943,19 +943,34 @@ __device__ __forceinline__ int SumBits(int x) {
 }
 __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 
-template <typename T>
-struct MmaRowTraits {
+// A d = 16384 row in one block of kThreads threads, X laid out by Layout:
+// each thread loads 16-byte vectors t * 8 + kStride c, c < kChunks (each
+// warp load 512 contiguous bytes), and holds kValues float accumulators.
+// With 64 KB of X, three blocks an SM on sm_90 (228 KB of shared memory an
+// SM), registers capped to match: 168 a thread at 128 threads, 80 at 256.
+template <typename T, int kThreadsA, class Layout>
+struct MmaRowShape {
   static constexpr int kD = 1 << 14;
-  static constexpr int kThreads = 128;
-  static constexpr int kChunks = 16;    // 16-byte loads a thread
-  static constexpr int kStride = 1024;  // elements between a thread's chunks
-  // 168 registers a thread and 64 KB of X allow three blocks an SM on sm_90
-  // (228 KB of shared memory an SM).
+  static constexpr int kThreads = kThreadsA;
+  static constexpr int kValues = kD / kThreads;  // accumulators a thread
+  static constexpr int kChunks = kValues / 8;    // 16-byte loads a thread
+  static constexpr int kStride = 8 * kThreads;   // elements between a thread's chunks
   static constexpr int kMinBlocks = 3;
-  static constexpr int kSmem = XWords(MmaRowLayout::Stride) * static_cast<int>(sizeof(float));
+  static constexpr int kSmem = XWords(Layout::Stride) * static_cast<int>(sizeof(float));
   static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
-  static_assert(kThreads * 128 == kD && kThreads * 8 == kStride, "128 accumulators a thread");
+  static_assert(kSmem >= kD * static_cast<int>(sizeof(float)), "X holds the row in float");
 };
+
+// One 16-byte vector a thread (8 values) as the B operand of two MMAs with
+// H16: words 0, 1 into f[0..3], words 2, 3 into f[4..7]; kAdd accumulates.
+template <typename T, bool kAdd>
+__device__ __forceinline__ void RowMmaH16(float* f, const uint32_t (&h16)[4], uint4 v) {
+  MmaM16N8K16<T, kAdd>(f[0], f[1], f[2], f[3], h16, v.x, v.y);
+  MmaM16N8K16<T, kAdd>(f[4], f[5], f[6], f[7], h16, v.z, v.w);
+}
+
+template <typename T>
+using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout>;
 
 // kHalves = 1: d = 16384, one block a row (only in a build with
 // -DJAXHADA_MMA_ROW_WIDE=0; rows of 16384 take the wide kernel below).
@@ -998,13 +1013,8 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   float v[128];
   // Chunk c's 8 values a thread (lo, and for a pair hi) through the MMA.
   auto mma_chunk = [&](int c, uint4 lo, uint4 hi) {
-    float* f = v + 8 * c;
-    MmaM16N8K16<T, false>(f[0], f[1], f[2], f[3], h16, lo.x, lo.y);
-    MmaM16N8K16<T, false>(f[4], f[5], f[6], f[7], h16, lo.z, lo.w);
-    if constexpr (kHalves == 2) {
-      MmaM16N8K16<T, true>(f[0], f[1], f[2], f[3], h16_hi, hi.x, hi.y);
-      MmaM16N8K16<T, true>(f[4], f[5], f[6], f[7], h16_hi, hi.z, hi.w);
-    }
+    RowMmaH16<T, false>(v + 8 * c, h16, lo);
+    if constexpr (kHalves == 2) RowMmaH16<T, true>(v + 8 * c, h16_hi, hi);
   };
   // One block (pair) a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
@@ -1160,20 +1170,9 @@ static_assert(DistinctSlots(MmaRowWideLayout::Stride, MmaRowWideLayout::ALane, 1
 static_assert(MmaRowWideLayout::Stride(0) == 1 && MmaRowWideLayout::BReg(0) == 0,
               "B's 8-byte reads: index bit 0, register bit 0, stride 1");
 
+// Two blocks an SM, with registers to spare, measured 5% slower (notes v11).
 template <typename T>
-struct MmaRowWideTraits {
-  static constexpr int kD = 1 << 14;
-  static constexpr int kThreads = 256;
-  static constexpr int kChunks = 8;     // 16-byte loads a thread
-  static constexpr int kStride = 2048;  // elements between a thread's chunks
-  // 80 registers a thread and 64 KB of X allow three blocks an SM on sm_90
-  // (228 KB of shared memory an SM). Two blocks an SM, with registers to
-  // spare, measured 5% slower (notes v11).
-  static constexpr int kMinBlocks = 3;
-  static constexpr int kSmem = XWords(MmaRowWideLayout::Stride) * static_cast<int>(sizeof(float));
-  static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
-  static_assert(kThreads * 64 == kD && kThreads * 8 == kStride, "64 accumulators a thread");
-};
+using MmaRowWideTraits = MmaRowShape<T, 256, MmaRowWideLayout>;
 
 template <typename T>
 __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTraits<T>::kMinBlocks)
@@ -1200,11 +1199,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
       raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
     float v[64];
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) {
-      float* f = v + 8 * c;
-      MmaM16N8K16<T, false>(f[0], f[1], f[2], f[3], h16, raw[c].x, raw[c].y);
-      MmaM16N8K16<T, false>(f[4], f[5], f[6], f[7], h16, raw[c].z, raw[c].w);
-    }
+    for (int c = 0; c < Tr::kChunks; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
     RegButterflies(v, Lay::kMaskA);
     LaneButterflies(v, Lay::kLaneMaskA, lane);
     // From a block's second row on: the previous row's reads of X are done.
