@@ -401,6 +401,8 @@ BENCHMARKS = [
         print(f"No GPU results are committed yet ({path} is missing).")
     else:
         results = json.loads(path.read_text())
+        if "note" in results:
+            print(results["note"])
         rows = results.get("benchmark", [])
         dtypes = sorted({r["dtype"] for r in rows})
         fig, axes = plt.subplots(1, len(dtypes), figsize=(4 * len(dtypes), 3.5),

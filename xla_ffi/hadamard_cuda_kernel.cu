@@ -606,23 +606,34 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // a whole row an SM allows one block an SM (the block path).
 //
 // The two blocks of a pair each read the whole row, so in place neither may
-// store before the other has read: each block arrives once its loads are
-// consumed and waits before its first store. The pair is a cluster, which
-// makes both blocks resident at once. Out of place the blocks share no
-// written data and skip the barrier: coupling the pair's timing costs about
-// 2% of bandwidth, and in place the release of `arrive` (a GPU-wide memory
-// fence) about 13% on the H200 (notes v10).
+// store before the other has read: each block arrives on the cluster barrier
+// once its loads are consumed and waits before its first store. The pair is
+// a cluster, which makes both blocks resident at once. Out of place the
+// blocks share no written data and skip the barrier: coupling the pair's
+// timing costs about 2% of bandwidth (notes v10).
+//
+// The arrive must release the block's loads, and a release at cluster scope
+// compiles to a GPU-wide fence (MEMBAR.ALL.GPU) in each warp that executes
+// it: about 13% of bandwidth on the H200 when every warp did (notes v10).
+// So PairArrive is called by every thread right after a block barrier that
+// follows all of the block's loads; the barrier orders every thread's loads
+// before thread 0's fence, which is cumulative, and then every thread
+// arrives relaxed. One fence a block instead of one a warp: in place at
+// d = 32768, 1.28-1.30 of the copy became 1.21-1.23 (16-bit) and 1.15 became
+// 1.12 (f32) (notes v13).
 // Predicated rather than branched on `when` (uniform across the block): a
-// branch splits the load phase and the f32 kernel then spills.
-__device__ __forceinline__ void PairArrive(bool when) {
+// branch splits the f32 kernel's load phase and it then spills.
+__device__ __forceinline__ void PairArrive(bool when, int t) {
 #if __CUDA_ARCH__ >= 900
   asm volatile(
-      "{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n"
-      " @p barrier.cluster.arrive.release.aligned;\n}\n"
-      ::"r"(static_cast<int>(when))
-      : "memory");
+      "{\n .reg .pred p, q;\n setp.ne.b32 p, %0, 0;\n setp.eq.and.b32 q, %1, 0, p;\n"
+      " @q fence.acq_rel.cluster;\n"
+      " @p barrier.cluster.arrive.relaxed.aligned;\n}\n" ::"r"(static_cast<int>(when)),
+      "r"(t) : "memory");
 #else
-  if (when) __trap();  // the launcher takes the pair path only where clusters exist
+  // The launcher takes the pair path only where clusters exist.
+  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n @p trap;\n}\n" ::"r"(
+                   static_cast<int>(when)) : "memory");
 #endif
 }
 __device__ __forceinline__ void PairWait(bool when) {
@@ -784,8 +795,11 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 #pragma unroll
         for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
       }
-      PairArrive(pair_sync);
       __syncthreads();  // all of hi is out of X before the exchange writes it
+      // Reached out of place too, predicated off: one kernel serves both, as
+      // the form split in two by a template argument lost 5% out of place,
+      // where the instruction had also shaped the schedule (notes v13).
+      PairArrive(pair_sync, t);
     }
     RegButterflies(v, 0x7Fu);
 #pragma unroll
@@ -984,7 +998,8 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout>;
 // vectors a thread do not all fit beside the accumulators, so fewer loads
 // are in flight (1.14-1.18 of the copy on the H200 against 1.05-1.10
 // staged, notes v12). In place it still loads to registers: staged, it
-// measured 1.44-1.51 against 1.28-1.34.
+// measured 1.44-1.51 against 1.28-1.34 (both with the fence that PairArrive
+// then put in every warp, notes v12).
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1055,13 +1070,13 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
           raw[p][c] = *reinterpret_cast<const uint4*>(src + p * Tr::kD + c * Tr::kStride);
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c) mma_chunk(c, raw[0][c], raw[kHalves - 1][c]);
-      PairArrive(kInPlace);
       RegButterflies(v, Lay::kMaskA);
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
     }
 #pragma unroll
     for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
+    if constexpr (kInPlace) PairArrive(true, t);
 #pragma unroll
     for (int m = 0; m < 32; ++m) LoadQuad(xb + SumBits<7, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);

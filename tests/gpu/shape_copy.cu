@@ -4,8 +4,9 @@
 // stores; optionally kStages float butterfly stages in between, as a stand-in
 // for the transform's arithmetic. Shared memory sets the blocks an SM. Each
 // shape is timed out of place and in place (output = input, as under
-// donation), both against the same out-of-place cudaMemcpy. A measurement
-// aid for docs/cuda_kernel_notes.md (v11, v12), not part of the library:
+// donation), both against the same out-of-place cudaMemcpy. The same rows
+// also go through the bulk-copy engine (BulkRowCopy). A measurement aid for
+// docs/cuda_kernel_notes.md (v11 to v13), not part of the library:
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 \
 //     -o build/shape_copy tests/gpu/shape_copy.cu && build/shape_copy
 #include <cuda_bf16.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #define CUDA_CHECK(x)                                                          \
   do {                                                                         \
@@ -30,53 +32,139 @@ constexpr int kReps = 20;
 
 __host__ __device__ constexpr int Log2(int n) { return n > 1 ? 1 + Log2(n / 2) : 0; }
 
+// The stand-in for the transform's arithmetic: kStages float butterfly
+// stages on a thread's kLoads vectors of bf16, cycling through the register
+// bits, then scaled and rounded back.
+template <int kLoads, int kStages>
+__device__ __forceinline__ void ButterflyStages(uint4 (&raw)[kLoads]) {
+  constexpr int kBits = Log2(kLoads * 8);
+  float v[kLoads * 8];
+#pragma unroll
+  for (int c = 0; c < kLoads; ++c) {
+    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw[c]);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __bfloat1622float2(h[i]);
+      v[8 * c + 2 * i] = f.x;
+      v[8 * c + 2 * i + 1] = f.y;
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < kStages; ++k) {
+    const int bit = 1 << (k % kBits);
+#pragma unroll
+    for (int j = 0; j < kLoads * 8; ++j) {
+      if (j & bit) continue;
+      const float a = v[j], b = v[j | bit];
+      v[j] = a + b;
+      v[j | bit] = a - b;
+    }
+  }
+#pragma unroll
+  for (int c = 0; c < kLoads; ++c) {
+    __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw[c]);
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      h[i] = __floats2bfloat162_rn(v[8 * c + 2 * i] * 0.01f, v[8 * c + 2 * i + 1] * 0.01f);
+  }
+}
+
 // kMinBlocks as in the kernels' __launch_bounds__: the registers a thread
 // may use so that many blocks fit an SM.
 template <int kThreads, int kLoads, int kStages, int kMinBlocks>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
     RowCopy(const uint4* in, uint4* out, int64_t rows) {
-  constexpr int kBits = Log2(kLoads * 8);  // butterflies cycle through the register bits
   const int t = threadIdx.x;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const uint4* src = in + row * kThreads * kLoads + t;
     uint4 raw[kLoads];
 #pragma unroll
     for (int c = 0; c < kLoads; ++c) raw[c] = src[c * kThreads];
-    if constexpr (kStages > 0) {
-      float v[kLoads * 8];
-#pragma unroll
-      for (int c = 0; c < kLoads; ++c) {
-        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw[c]);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const float2 f = __bfloat1622float2(h[i]);
-          v[8 * c + 2 * i] = f.x;
-          v[8 * c + 2 * i + 1] = f.y;
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < kStages; ++k) {
-        const int bit = 1 << (k % kBits);
-#pragma unroll
-        for (int j = 0; j < kLoads * 8; ++j) {
-          if (j & bit) continue;
-          const float a = v[j], b = v[j | bit];
-          v[j] = a + b;
-          v[j | bit] = a - b;
-        }
-      }
-#pragma unroll
-      for (int c = 0; c < kLoads; ++c) {
-        __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw[c]);
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-          h[i] = __floats2bfloat162_rn(v[8 * c + 2 * i] * 0.01f, v[8 * c + 2 * i + 1] * 0.01f);
-      }
-    }
+    if constexpr (kStages > 0) ButterflyStages<kLoads, kStages>(raw);
     __syncthreads();  // where the transform exchanges through shared memory
     uint4* dst = out + row * kThreads * kLoads + t;
 #pragma unroll
     for (int c = 0; c < kLoads; ++c) dst[c * kThreads] = raw[c];
+  }
+}
+
+// The same row copies through the bulk-copy engine: one thread starts
+// kPieces bulk copies of the row into shared memory, completing on an
+// mbarrier; the block waits, optionally runs kStages butterfly stages on
+// shared memory (each thread on its own vectors), then either one thread
+// starts a bulk store of the row (kBulkStore) or every thread stores its
+// vectors from registers. Tests whether a row kernel fed by the copy engine,
+// which needs no registers for loads in flight, escapes the register-load
+// shapes' cost.
+__device__ __forceinline__ uint32_t SharedAddress(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+template <int kThreads, int kLoads, int kStages, int kPieces, bool kBulkStore, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    BulkRowCopy(const uint4* in, uint4* out, int64_t rows) {
+  constexpr int kRowBytes = kThreads * kLoads * 16;
+  constexpr int kPieceBytes = kRowBytes / kPieces;
+  extern __shared__ __align__(128) uint4 row_smem[];
+  __shared__ __align__(8) uint64_t full;
+  const int t = threadIdx.x;
+  const uint32_t bar = SharedAddress(&full);
+  if (t == 0) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(bar) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  }
+  __syncthreads();
+  uint32_t phase = 0;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const char* src = reinterpret_cast<const char*>(in + row * kThreads * kLoads);
+    if (t == 0) {
+      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
+                   "n"(kRowBytes) : "memory");
+#pragma unroll
+      for (int p = 0; p < kPieces; ++p)
+        asm volatile(
+            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                SharedAddress(row_smem) + p * kPieceBytes),
+            "l"(src + p * kPieceBytes), "n"(kPieceBytes), "r"(bar) : "memory");
+    }
+    asm volatile(
+        "{\n.reg .pred done;\nwait:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra wait;\n}\n" ::"r"(bar),
+        "r"(phase) : "memory");
+    phase ^= 1;
+    uint4 raw[kLoads];
+    if (kStages > 0 || !kBulkStore) {
+#pragma unroll
+      for (int c = 0; c < kLoads; ++c) raw[c] = row_smem[t + c * kThreads];
+    }
+    if constexpr (kStages > 0) {
+      ButterflyStages<kLoads, kStages>(raw);
+      if constexpr (kBulkStore) {
+#pragma unroll
+        for (int c = 0; c < kLoads; ++c) row_smem[t + c * kThreads] = raw[c];
+        // Generic stores that the copy engine reads next.
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+      }
+    }
+    char* dst = reinterpret_cast<char*>(out + row * kThreads * kLoads);
+    if constexpr (kBulkStore) {
+      __syncthreads();
+      if (t == 0) {
+        asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n" ::"l"(dst),
+                     "r"(SharedAddress(row_smem)), "n"(kRowBytes) : "memory");
+        asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+        // Shared memory is reused (next row) or released (exit) only once read.
+        asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+      }
+      __syncthreads();
+    } else {
+      uint4* d = reinterpret_cast<uint4*>(dst) + t;
+#pragma unroll
+      for (int c = 0; c < kLoads; ++c) d[c * kThreads] = raw[c];
+      __syncthreads();  // the row buffer is refilled next
+    }
   }
 }
 
@@ -103,6 +191,18 @@ float TimeMs(F&& call) {
   return best;
 }
 
+// 1 when the two device buffers hold the same kBytes.
+int CompareBytes(const uint4* a, const uint4* b) {
+  static unsigned char *ha = nullptr, *hb = nullptr;
+  if (!ha) {
+    ha = static_cast<unsigned char*>(std::malloc(kBytes));
+    hb = static_cast<unsigned char*>(std::malloc(kBytes));
+  }
+  CUDA_CHECK(cudaMemcpy(ha, a, kBytes, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(hb, b, kBytes, cudaMemcpyDeviceToHost));
+  return std::memcmp(ha, hb, kBytes) == 0;
+}
+
 template <int kThreads, int kLoads, int kStages, int kMinBlocks = 1>
 void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
   auto kernel = RowCopy<kThreads, kLoads, kStages, kMinBlocks>;
@@ -117,6 +217,37 @@ void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float
   CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
   const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
   // In place on `out`, so that `in` keeps the values every shape starts from.
+  const float in_place_ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(out, out, rows); });
+  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
+              attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
+}
+
+template <int kThreads, int kLoads, int kStages, int kPieces, bool kBulkStore, int kMinBlocks = 1>
+void BulkRow(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+  auto kernel = BulkRowCopy<kThreads, kLoads, kStages, kPieces, kBulkStore, kMinBlocks>;
+  int optin = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
+  const int row_bytes = kThreads * kLoads * 16;
+  const int smem = optin / blocks_per_sm - 1024 - 128;  // room for the mbarrier
+  if (smem < row_bytes) {
+    std::printf("| %-48s | does not fit |\n", what);
+    return;
+  }
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  int resident = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
+  const int64_t rows = kBytes / row_bytes;
+  cudaFuncAttributes attributes = {};
+  CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
+  // Checked once: the copy engine path must move every byte.
+  CUDA_CHECK(cudaMemset(out, 0, kBytes));
+  kernel<<<rows, kThreads, smem>>>(in, out, rows);
+  CUDA_CHECK(cudaDeviceSynchronize());
+  if (kStages == 0) {
+    const int same = CompareBytes(in, out);
+    if (!same) std::printf("| %-48s | WRONG RESULT |\n", what);
+  }
+  const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
   const float in_place_ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(out, out, rows); });
   std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
               attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
@@ -155,6 +286,17 @@ int main() {
   // Near a flat copy: one or two vectors a thread, many blocks an SM.
   Row<256, 1, 0>("256 x 1 (4 KB)", in, out, 8, copy_ms);
   Row<256, 2, 0>("256 x 2 (8 KB)", in, out, 8, copy_ms);
+  // Through the bulk-copy engine (one thread moves the row). Measured at the
+  // blocks an SM named (notes v13).
+  BulkRow<256, 8, 0, 1, true>("bulk in + bulk out, 32 KB, 2 blocks an SM", in, out, 2, copy_ms);
+  BulkRow<256, 8, 0, 4, true>("bulk in (4 pieces) + bulk out, 32 KB, 2 an SM", in, out, 2, copy_ms);
+  BulkRow<256, 8, 0, 1, true>("bulk in + bulk out, 32 KB, 5 blocks an SM", in, out, 5, copy_ms);
+  BulkRow<256, 4, 0, 1, true>("bulk in + bulk out, 16 KB, 8 blocks an SM", in, out, 8, copy_ms);
+  BulkRow<256, 16, 0, 1, true>("bulk in + bulk out, 64 KB, 2 blocks an SM", in, out, 2, copy_ms);
+  BulkRow<256, 8, 0, 1, false>("bulk in, register stores, 32 KB, 2 an SM", in, out, 2, copy_ms);
+  BulkRow<256, 8, 10, 1, true, 2>("bulk in/out, 256 x 8 with 10 stages, 2 an SM", in, out, 2, copy_ms);
+  BulkRow<256, 8, 10, 1, false, 2>("bulk in, 10 stages, register stores, 2 an SM", in, out, 2, copy_ms);
+  BulkRow<128, 16, 10, 1, true, 2>("bulk in/out, 128 x 16 with 10 stages, 2 an SM", in, out, 2, copy_ms);
   CUDA_CHECK(cudaFree(in));
   CUDA_CHECK(cudaFree(out));
   return 0;
