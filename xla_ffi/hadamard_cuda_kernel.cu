@@ -619,10 +619,11 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // follows all of the block's loads; the barrier orders every thread's loads
 // before thread 0's fence, which is cumulative, and then every thread
 // arrives relaxed. One fence a block instead of one a warp: in place at
-// d = 32768, 1.28-1.30 of the copy became 1.21-1.23 (16-bit) and 1.15 became
-// 1.12 (f32) (notes v13).
+// d = 32768, 1.28-1.31 of the copy became 1.21-1.22 (16-bit) and 1.15-1.16
+// became 1.12-1.13 (f32) (notes v13).
 // Predicated rather than branched on `when` (uniform across the block): a
-// branch splits the f32 kernel's load phase and it then spills.
+// branch where the arrive used to be split the f32 kernel's load phase and
+// it spilled.
 __device__ __forceinline__ void PairArrive(bool when, int t) {
 #if __CUDA_ARCH__ >= 900
   asm volatile(
@@ -643,7 +644,8 @@ __device__ __forceinline__ void PairWait(bool when) {
       " @p barrier.cluster.wait.acquire.aligned;\n}\n" ::"r"(static_cast<int>(when))
       : "memory");
 #else
-  if (when) __trap();
+  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n @p trap;\n}\n" ::"r"(
+                   static_cast<int>(when)) : "memory");
 #endif
 }
 
@@ -796,9 +798,10 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
         for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
       }
       __syncthreads();  // all of hi is out of X before the exchange writes it
-      // Reached out of place too, predicated off: one kernel serves both, as
-      // the form split in two by a template argument lost 5% out of place,
-      // where the instruction had also shaped the schedule (notes v13).
+      // Reached out of place too, predicated off: one kernel serves both.
+      // Split in two by a template argument, the out-of-place form lost
+      // this instruction and ran 5% slower: the compiler had scheduled the
+      // kernel around it (notes v13).
       PairArrive(pair_sync, t);
     }
     RegButterflies(v, 0x7Fu);
