@@ -624,6 +624,13 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // Predicated rather than branched on `when` (uniform across the block): a
 // branch where the arrive used to be split the f32 kernel's load phase and
 // it spilled.
+// Before sm_90 (no clusters): the pair's barrier is never reached, since the
+// launcher takes the pair path only where clusters exist; if it were, the
+// kernel stops. Predicated, not branched, like the barrier it stands in for.
+__device__ __forceinline__ void TrapIf(bool when) {
+  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n @p trap;\n}\n" ::"r"(
+                   static_cast<int>(when)) : "memory");
+}
 __device__ __forceinline__ void PairArrive(bool when, int t) {
 #if __CUDA_ARCH__ >= 900
   asm volatile(
@@ -632,9 +639,7 @@ __device__ __forceinline__ void PairArrive(bool when, int t) {
       " @p barrier.cluster.arrive.relaxed.aligned;\n}\n" ::"r"(static_cast<int>(when)),
       "r"(t) : "memory");
 #else
-  // The launcher takes the pair path only where clusters exist.
-  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n @p trap;\n}\n" ::"r"(
-                   static_cast<int>(when)) : "memory");
+  TrapIf(when);
 #endif
 }
 __device__ __forceinline__ void PairWait(bool when) {
@@ -644,8 +649,7 @@ __device__ __forceinline__ void PairWait(bool when) {
       " @p barrier.cluster.wait.acquire.aligned;\n}\n" ::"r"(static_cast<int>(when))
       : "memory");
 #else
-  asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n @p trap;\n}\n" ::"r"(
-                   static_cast<int>(when)) : "memory");
+  TrapIf(when);
 #endif
 }
 

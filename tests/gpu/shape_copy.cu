@@ -211,6 +211,21 @@ bool CopiesEveryByte(uint4* in, uint4* out, Launch&& launch) {
   return std::memcmp(ha, hb, kBytes) == 0;
 }
 
+// Times `kernel` (a row a block of `threads`, `smem` bytes of dynamic shared
+// memory, its limit already raised) out of place, and in place on `out` so
+// that `in` keeps the values every shape starts from; prints its table row.
+void TimeRow(const char* what, void (*kernel)(const uint4*, uint4*, int64_t), int threads,
+             int smem, int64_t rows, const uint4* in, uint4* out, float copy_ms) {
+  int resident = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, threads, smem));
+  cudaFuncAttributes attributes = {};
+  CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
+  const float ms = TimeMs([&] { kernel<<<rows, threads, smem>>>(in, out, rows); });
+  const float in_place_ms = TimeMs([&] { kernel<<<rows, threads, smem>>>(out, out, rows); });
+  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
+              attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
+}
+
 template <int kThreads, int kLoads, int kStages, int kMinBlocks = 1>
 void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
   auto kernel = RowCopy<kThreads, kLoads, kStages, kMinBlocks>;
@@ -218,16 +233,7 @@ void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float
   CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
   const int smem = optin / blocks_per_sm - 1024;  // 1 KB a block is reserved
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  int resident = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
-  const int64_t rows = kBytes / 16 / (kThreads * kLoads);
-  cudaFuncAttributes attributes = {};
-  CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
-  const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
-  // In place on `out`, so that `in` keeps the values every shape starts from.
-  const float in_place_ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(out, out, rows); });
-  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
-              attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
+  TimeRow(what, kernel, kThreads, smem, kBytes / 16 / (kThreads * kLoads), in, out, copy_ms);
 }
 
 // `in` is refilled by the check and restored.
@@ -244,11 +250,7 @@ void BulkRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float c
     return;
   }
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  int resident = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
   const int64_t rows = kBytes / row_bytes;
-  cudaFuncAttributes attributes = {};
-  CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
   // The plain copies through the engine are checked before they are timed.
   if (kStages == 0 && !CopiesEveryByte(in, out, [&](const uint4* i, uint4* o) {
         kernel<<<rows, kThreads, smem>>>(i, o, rows);
@@ -256,10 +258,7 @@ void BulkRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float c
     std::printf("| %-48s | WRONG RESULT |\n", what);
     return;
   }
-  const float ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(in, out, rows); });
-  const float in_place_ms = TimeMs([&] { kernel<<<rows, kThreads, smem>>>(out, out, rows); });
-  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
-              attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
+  TimeRow(what, kernel, kThreads, smem, rows, in, out, copy_ms);
 }
 
 }  // namespace
