@@ -598,7 +598,7 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // H16384 (lo - hi)): a pair of blocks takes a row, each reading the whole row
 // and computing one output half with a d = 16384 kernel below (the
 // 128-thread tensor-core row kernel for 16-bit, the row path for f32),
-// adding or subtracting hi as it loads (16-bit, out of place: as it reads
+// adding or subtracting hi as it loads (16-bit: as it reads
 // back the row it staged in shared memory). Device memory still sees each
 // element read once (the two blocks of a pair run side by side, so the
 // second read of a line hits L2) and written once, and each block needs only
@@ -620,7 +620,8 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // before thread 0's fence, which is cumulative, and then every thread
 // arrives relaxed. One fence a block instead of one a warp: in place at
 // d = 32768, 1.28-1.31 of the copy became 1.21-1.22 (16-bit) and 1.15-1.16
-// became 1.12-1.13 (f32) (notes v13).
+// became 1.12-1.13 (f32) (notes v13); 16-bit then 1.12-1.16 with the row
+// staged in place too (notes v14).
 // Predicated rather than branched on `when` (uniform across the block): a
 // branch where the arrive used to be split the f32 kernel's load phase and
 // it spilled.
@@ -999,14 +1000,12 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout>;
 // computes H16384 (lo ± hi): the MMA adds hi's product with H16 to lo's,
 // H16's signs flipped for h = 1, so the inputs stay exact in the MMA and the
 // rest of the kernel is unchanged.
+// A pair block stages its 64 KB of the row in X with cp.async and reads it
+// back: loaded straight to registers, its 32 vectors a thread do not all fit
+// beside the accumulators, so fewer loads are in flight (1.14-1.18 of the
+// copy on the H200 against 1.05-1.10 staged, notes v12).
 // kInPlace (pairs only): the output is the input (the launcher compares the
-// pointers). Out of place, a pair block stages its 64 KB of the row in X
-// with cp.async and reads it back: loaded straight to registers, its 32
-// vectors a thread do not all fit beside the accumulators, so fewer loads
-// are in flight (1.14-1.18 of the copy on the H200 against 1.05-1.10
-// staged, notes v12). In place it still loads to registers: staged, it
-// measured 1.44-1.51 against 1.28-1.34 (both with the fence that PairArrive
-// then put in every warp, notes v12).
+// pointers), so the pair meets the cluster barrier (PairArrive, PairWait).
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1014,7 +1013,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   using Lay = MmaRowLayout;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   static_assert(kHalves == 2 || !kInPlace, "only a pair needs to know");
-  constexpr bool kStaged = kHalves == 2 && !kInPlace;
+  constexpr bool kStaged = kHalves == 2;  // a single row loads to registers
   static_assert(!kStaged || Tr::kSmem >= 2 * Tr::kD * static_cast<int>(sizeof(T)),
                 "the staged row fits in X");
   constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
@@ -1069,20 +1068,21 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       __syncthreads();  // the whole row is out of X before the exchange writes it
       RegButterflies(v, Lay::kMaskA);
     } else {
-      uint4 raw[kHalves][Tr::kChunks];
+      uint4 raw[Tr::kChunks];
 #pragma unroll
-      for (int p = 0; p < kHalves; ++p)
+      for (int c = 0; c < Tr::kChunks; ++c)
+        raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
 #pragma unroll
-        for (int c = 0; c < Tr::kChunks; ++c)
-          raw[p][c] = *reinterpret_cast<const uint4*>(src + p * Tr::kD + c * Tr::kStride);
-#pragma unroll
-      for (int c = 0; c < Tr::kChunks; ++c) mma_chunk(c, raw[0][c], raw[kHalves - 1][c]);
+      for (int c = 0; c < Tr::kChunks; ++c) mma_chunk(c, raw[c], raw[c]);  // no hi
       RegButterflies(v, Lay::kMaskA);
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
     }
 #pragma unroll
     for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
+    // Here, not after the barrier that ends the read-back, which also follows
+    // every load: arriving there, the in-place pair measured 1.36-1.39 of the
+    // copy against 1.12-1.16 here (notes v14).
     if constexpr (kInPlace) PairArrive(true, t);
 #pragma unroll
     for (int m = 0; m < 32; ++m) LoadQuad(xb + SumBits<7, Lay::BReg, Lay::Stride>(4 * m), v, m);

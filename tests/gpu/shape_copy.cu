@@ -5,8 +5,10 @@
 // for the transform's arithmetic. Shared memory sets the blocks an SM. Each
 // shape is timed out of place and in place (output = input, as under
 // donation), both against the same out-of-place cudaMemcpy. The same rows
-// also go through the bulk-copy engine (BulkRowCopy). A measurement aid for
-// docs/cuda_kernel_notes.md (v11 to v13), not part of the library:
+// also go through the bulk-copy engine (BulkRowCopy), and through a
+// persistent grid that streams each block's next row in while it works on
+// this one (PipelinedRowCopy). A measurement aid for
+// docs/cuda_kernel_notes.md (v11 to v14), not part of the library:
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 \
 //     -o build/shape_copy tests/gpu/shape_copy.cu && build/shape_copy
 #include <cuda_bf16.h>
@@ -168,6 +170,92 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   }
 }
 
+// A persistent grid whose rows are streamed ahead through the bulk-copy
+// engine: kSlots row buffers in shared memory, each filled by one bulk copy
+// that completes on its mbarrier. A block reads the current row's buffer
+// into registers, runs kStages butterfly stages, meets a barrier (where the
+// transform exchanges; it also marks the buffer read), then thread 0 starts
+// the copy of the block's next row into that buffer while every thread
+// stores the current row from registers. So a block always has a row in
+// flight while it computes, which one block a row cannot have. kDynamic:
+// thread 0 takes each next row from a counter in device memory (rows in the
+// order they are handed out, as the hardware hands out blocks), else the
+// grid-stride order. The last block to finish resets the counter.
+__device__ unsigned long long g_next_row = 0, g_blocks_done = 0;
+
+__device__ __forceinline__ void WaitParity(uint32_t bar, uint32_t phase) {
+  asm volatile(
+      "{\n.reg .pred done;\nwait:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait;\n}\n" ::"r"(bar),
+      "r"(phase) : "memory");
+}
+
+template <int kThreads, int kLoads, int kStages, int kSlots, bool kDynamic, int kMinBlocks,
+          bool kHostReset = false>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    PipelinedRowCopy(const uint4* in, uint4* out, int64_t rows) {
+  constexpr int kRowVectors = kThreads * kLoads;
+  extern __shared__ __align__(128) uint4 slots[];
+  __shared__ __align__(8) uint64_t full[kSlots];
+  __shared__ int64_t slot_row[kSlots];
+  const int t = threadIdx.x;
+  int64_t static_next = blockIdx.x;
+  // Thread 0: the block's next row, its copy started into buffer s.
+  auto fill = [&](int s) {
+    int64_t row;
+    if constexpr (kDynamic) {
+      row = static_cast<int64_t>(atomicAdd(&g_next_row, 1ull));
+    } else {
+      row = static_next;
+      static_next += gridDim.x;
+    }
+    slot_row[s] = row;
+    const uint32_t bar = SharedAddress(&full[s]);
+    if (row < rows) {
+      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
+                   "n"(kRowVectors * 16) : "memory");
+      asm volatile(
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+              SharedAddress(slots + s * kRowVectors)),
+          "l"(in + row * kRowVectors), "n"(kRowVectors * 16), "r"(bar) : "memory");
+    } else {
+      asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+    }
+  };
+  if (t == 0) {
+    for (int s = 0; s < kSlots; ++s)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(SharedAddress(&full[s])) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    for (int s = 0; s < kSlots; ++s) fill(s);
+  }
+  __syncthreads();
+  uint32_t phase = 0;
+  for (int s = 0;;) {
+    WaitParity(SharedAddress(&full[s]), phase);
+    const int64_t row = slot_row[s];  // published by thread 0's arrive
+    if (row >= rows) break;
+    uint4 raw[kLoads];
+#pragma unroll
+    for (int c = 0; c < kLoads; ++c) raw[c] = slots[s * kRowVectors + t + c * kThreads];
+    if constexpr (kStages > 0) ButterflyStages<kLoads, kStages>(raw);
+    __syncthreads();  // the exchange's barrier; buffer s and slot_row[s] are read
+    if (t == 0) fill(s);
+    uint4* dst = out + row * kRowVectors + t;
+#pragma unroll
+    for (int c = 0; c < kLoads; ++c) dst[c * kThreads] = raw[c];
+    if (++s == kSlots) {
+      s = 0;
+      phase ^= 1;
+    }
+  }
+  if (kDynamic && !kHostReset && t == 0 && atomicAdd(&g_blocks_done, 1ull) == gridDim.x - 1) {
+    g_next_row = 0;  // every block has taken its last row: ready for the next call
+    g_blocks_done = 0;
+  }
+}
+
 // Best of three batches of kReps back-to-back calls, in ms a call.
 template <class F>
 float TimeMs(F&& call) {
@@ -214,14 +302,24 @@ bool CopiesEveryByte(uint4* in, uint4* out, Launch&& launch) {
 // Times `kernel` (a row a block of `threads`, `smem` bytes of dynamic shared
 // memory, its limit already raised) out of place, and in place on `out` so
 // that `in` keeps the values every shape starts from; prints its table row.
+// `persistent`: one wave of blocks instead of one block a row.
 void TimeRow(const char* what, void (*kernel)(const uint4*, uint4*, int64_t), int threads,
-             int smem, int64_t rows, const uint4* in, uint4* out, float copy_ms) {
+             int smem, int64_t rows, const uint4* in, uint4* out, float copy_ms,
+             bool persistent = false, void* reset = nullptr) {
   int resident = 0;
   CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, threads, smem));
   cudaFuncAttributes attributes = {};
   CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
-  const float ms = TimeMs([&] { kernel<<<rows, threads, smem>>>(in, out, rows); });
-  const float in_place_ms = TimeMs([&] { kernel<<<rows, threads, smem>>>(out, out, rows); });
+  int sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const int64_t grid = persistent ? int64_t{resident} * sms : rows;
+  // `reset`: device memory set to zero before each launch (a counter).
+  auto launch = [&](const uint4* i, uint4* o) {
+    if (reset) CUDA_CHECK(cudaMemsetAsync(reset, 0, 8));
+    kernel<<<grid, threads, smem>>>(i, o, rows);
+  };
+  const float ms = TimeMs([&] { launch(in, out); });
+  const float in_place_ms = TimeMs([&] { launch(out, out); });
   std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
               attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
 }
@@ -259,6 +357,40 @@ void BulkRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float c
     return;
   }
   TimeRow(what, kernel, kThreads, smem, rows, in, out, copy_ms);
+}
+
+// kHostReset: the counter is set to zero by a memset before each launch
+// instead of by the kernel's last block.
+template <int kThreads, int kLoads, int kStages, int kSlots, bool kDynamic, int kMinBlocks = 1,
+          bool kHostReset = false>
+void PipelinedRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+  auto kernel = PipelinedRowCopy<kThreads, kLoads, kStages, kSlots, kDynamic, kMinBlocks, kHostReset>;
+  void* counter = nullptr;
+  CUDA_CHECK(cudaGetSymbolAddress(&counter, g_next_row));
+  int optin = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
+  const int row_bytes = kThreads * kLoads * 16;
+  // 1 KB a block is reserved, and the static mbarriers need room too. The
+  // rest beyond the buffers stands in for the transform's X.
+  const int smem = optin / blocks_per_sm - 1024 - 256;
+  if (smem < kSlots * row_bytes) {
+    std::printf("| %-48s | does not fit |\n", what);
+    return;
+  }
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  const int64_t rows = kBytes / row_bytes;
+  int resident = 0, sms = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  if (kStages == 0 && !CopiesEveryByte(in, out, [&](const uint4* i, uint4* o) {
+        if (kHostReset) CUDA_CHECK(cudaMemsetAsync(counter, 0, 8));
+        kernel<<<resident * sms, kThreads, smem>>>(i, o, rows);
+      })) {
+    std::printf("| %-48s | WRONG RESULT |\n", what);
+    return;
+  }
+  TimeRow(what, kernel, kThreads, smem, rows, in, out, copy_ms, /*persistent=*/true,
+          kHostReset ? counter : nullptr);
 }
 
 }  // namespace
@@ -305,6 +437,19 @@ int main() {
   BulkRow<256, 8, 10, 1, true, 2>("bulk in/out, 256 x 8 with 10 stages, 2 an SM", in, out, 2, copy_ms);
   BulkRow<256, 8, 10, 1, false, 2>("bulk in, 10 stages, register stores, 2 an SM", in, out, 2, copy_ms);
   BulkRow<128, 16, 10, 1, true, 2>("bulk in/out, 128 x 16 with 10 stages, 2 an SM", in, out, 2, copy_ms);
+  // Persistent, the next row streamed in through the engine while this one
+  // is computed (notes v14).
+  PipelinedRow<256, 8, 0, 1, false>("pipelined copy, 1 buffer, grid-stride, 2 an SM", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 0, 1, true>("pipelined copy, 1 buffer, counter, 2 an SM", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 0, 2, true>("pipelined copy, 2 buffers, counter, 2 an SM", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 10, 1, false, 2>("pipelined, 10 stages, 1 buffer, grid-stride, 2", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 10, 1, true, 2>("pipelined, 10 stages, 1 buffer, counter, 2", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 10, 2, true, 2>("pipelined, 10 stages, 2 buffers, counter, 2", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 10, 1, true, 3>("pipelined, 10 stages, 1 buffer, counter, 3", in, out, 3, copy_ms);
+  PipelinedRow<256, 8, 0, 1, true, 1, true>("pipelined copy, counter set by a memset, 2 an SM", in, out, 2, copy_ms);
+  PipelinedRow<256, 8, 10, 1, true, 2, true>("pipelined, 10 stages, memset counter, 2", in, out, 2, copy_ms);
+  PipelinedRow<512, 8, 10, 1, true, 1>("pipelined, 512 x 8 (64 KB), 10 stages, 1 an SM", in, out, 1, copy_ms);
+  PipelinedRow<512, 8, 10, 2, true, 1>("pipelined, 512 x 8, 10 stages, 2 buffers, 1 an SM", in, out, 1, copy_ms);
   CUDA_CHECK(cudaFree(in));
   CUDA_CHECK(cudaFree(out));
   return 0;
