@@ -3,11 +3,13 @@
 Timing method.
 * GPU: each op runs K times inside one jitted program, the steps separated by
   ``lax.optimization_barrier`` so XLA can neither fuse nor reorder them; the
-  program is timed for two K's (4 and 20; the best of several runs each) and
-  the difference divided by the difference in K, so dispatch and launch
-  overheads cancel. Steps update in place (the
+  programs for two K's (4 and 28) run alternately, and each round's
+  difference in time over the difference in K is one estimate, so dispatch
+  and launch overheads cancel and drift in clocks or host load hits both
+  programs alike; the median of the rounds counts. Steps update in place (the
   transform with ``inplace=True``). The floor is a raw device-to-device copy
-  of the same bytes, timed with CUDA events in the same run.
+  of the same bytes in the same run, timed the same way with CUDA events
+  around batches of 4 and 28 copies.
 * CPU: the median of single jitted calls, out of place, as a user calls them;
   the floor is a jitted elementwise op (negation) over the same array, timed
   the same way. (XLA's CPU compiler drops optimization barriers and fuses an
@@ -32,7 +34,7 @@ from jax import lax
 
 from . import _hadamard, _matrix
 
-_FEW_STEPS, _MANY_STEPS = 4, 20
+_FEW_STEPS, _MANY_STEPS = 4, 28
 _DECODE_STEPS = (8, 144)
 
 
@@ -63,17 +65,15 @@ def _chain(step: Callable, steps: int) -> Callable:
     return jax.jit(run, donate_argnums=0)
 
 
-def _median_seconds(fn, x, operands, repeats, *, donated, best=False) -> float:
-    """Median (or with best=True, shortest) wall time of fn(x, *operands). A
-    donating fn consumes its input, so each call is then fed the previous
-    call's output."""
-    y = jax.block_until_ready(fn(x, *operands))  # compile and warm up
+def _median_seconds(fn, x, operands, repeats) -> float:
+    """Median wall time of fn(x, *operands), after one call to compile."""
+    jax.block_until_ready(fn(x, *operands))
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        y = jax.block_until_ready(fn(y if donated else x, *operands))
+        jax.block_until_ready(fn(x, *operands))
         samples.append(time.perf_counter() - start)
-    return min(samples) if best else statistics.median(samples)
+    return statistics.median(samples)
 
 
 def _chain_pair(step: Callable, steps: tuple[int, int]) -> tuple[Callable, Callable]:
@@ -83,28 +83,43 @@ def _chain_pair(step: Callable, steps: tuple[int, int]) -> tuple[Callable, Calla
 def _seconds_per_step(chains: tuple[Callable, Callable], steps: tuple[int, int],
                       x: jax.Array, operands, repeats: int) -> float:
     """Seconds per step from two chains (`_chain_pair`) of steps[0] and
-    steps[1] steps: the difference of their times over the difference in
-    steps, so dispatch and launch overheads cancel. Host jitter only ever adds
-    time to a GPU chain, so each chain counts its best run."""
-    few, many = (_median_seconds(chain, jnp.copy(x), operands, repeats, donated=True,
-                                 best=True)
-                 for chain in chains)
-    return max(many - few, 1e-9) / (steps[1] - steps[0])
+    steps[1] steps, run alternately for `repeats` rounds: each round's
+    difference of their times over the difference in steps is one estimate
+    (dispatch and launch overheads cancel), and the median counts. Timing
+    every run of one chain and then every run of the other, and subtracting
+    their best times, moved single cases by up to 20% between runs on an
+    H200 (0.95-1.27 of the copy for kernels that measure 1.01-1.07 alone)."""
+    # Each chain donates its input, so each is fed its own previous output.
+    carried = [jax.block_until_ready(chain(jnp.copy(x), *operands)) for chain in chains]
+    estimates = []
+    for _ in range(repeats):
+        seconds = []
+        for i, chain in enumerate(chains):
+            start = time.perf_counter()
+            carried[i] = jax.block_until_ready(chain(carried[i], *operands))
+            seconds.append(time.perf_counter() - start)
+        estimates.append((seconds[1] - seconds[0]) / (steps[1] - steps[0]))
+    return max(statistics.median(estimates), 1e-9)
 
 
-def time_per_step(step: Callable, x: jax.Array, *operands, repeats: int = 7,
+def time_per_step(step: Callable, x: jax.Array, *operands, repeats: int = 9,
                   steps: tuple[int, int] = (_FEW_STEPS, _MANY_STEPS)) -> float:
     """Seconds per application of `step(x, *operands)`, dispatch overhead
     removed. Large operands (a dense matrix) are passed, not closed over, so
     they are not baked into the program as constants."""
     if x.devices().pop().platform == "cpu":
-        return _median_seconds(jax.jit(step), x, operands, repeats, donated=False)
+        return _median_seconds(jax.jit(step), x, operands, repeats)
     return _seconds_per_step(_chain_pair(step, steps), steps, x, operands, repeats)
 
 
-def device_copy_seconds(x: jax.Array, repeats: int = 20) -> float | None:
-    """A raw device-to-device copy of x's bytes (cudaMemcpy via CuPy), timed
-    with CUDA events; None where there is no CUDA device or no CuPy."""
+def device_copy_seconds(x: jax.Array, repeats: int = 9,
+                        copies: tuple[int, int] = (_FEW_STEPS, _MANY_STEPS)) -> float | None:
+    """A raw device-to-device copy of x's bytes (cudaMemcpyAsync via CuPy),
+    timed like the chains: batches of copies[0] and copies[1] back-to-back
+    copies between two CUDA events, alternately for `repeats` rounds, and the
+    median of each round's difference over the difference in copies. (One
+    copy between two events also counts the gap before it: 3-8% of a 256 MiB
+    copy on an H200.) None where there is no CUDA device or no CuPy."""
     if x.devices().pop().platform != "gpu":
         return None
     try:
@@ -115,15 +130,19 @@ def device_copy_seconds(x: jax.Array, repeats: int = 20) -> float | None:
     dst = cupy.empty_like(src)
     src[:] = 1
     start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-    samples = []
-    for i in range(repeats + 3):
+
+    def batch_seconds(n: int) -> float:
         start.record()
-        dst.data.copy_from_device_async(src.data, x.nbytes)
+        for _ in range(n):
+            dst.data.copy_from_device_async(src.data, x.nbytes)
         stop.record()
         stop.synchronize()
-        if i >= 3:
-            samples.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
-    return statistics.median(samples)
+        return cupy.cuda.get_elapsed_time(start, stop) / 1e3
+
+    batch_seconds(copies[1])  # warm up
+    estimates = [(batch_seconds(copies[1]) - batch_seconds(copies[0])) / (copies[1] - copies[0])
+                 for _ in range(repeats)]
+    return statistics.median(estimates)
 
 
 # The seed's dense path: one (d, d) matmul. Quadratic in d, so only timed up
