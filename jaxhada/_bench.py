@@ -88,7 +88,8 @@ def _seconds_per_step(chains: tuple[Callable, Callable], steps: tuple[int, int],
     (dispatch and launch overheads cancel), and the median counts. Timing
     every run of one chain and then every run of the other, and subtracting
     their best times, moved single cases by up to 20% between runs on an
-    H200 (0.95-1.27 of the copy for kernels that measure 1.01-1.07 alone)."""
+    H200 (bf16 d = 16384 read 1.02 of the copy in one run, 1.21 in another,
+    on the same kernel)."""
     # Each chain donates its input, so each is fed its own previous output.
     carried = [jax.block_until_ready(chain(jnp.copy(x), *operands)) for chain in chains]
     estimates = []
@@ -118,7 +119,7 @@ def device_copy_seconds(x: jax.Array, repeats: int = 9,
     timed like the chains: batches of copies[0] and copies[1] back-to-back
     copies between two CUDA events, alternately for `repeats` rounds, and the
     median of each round's difference over the difference in copies. (One
-    copy between two events also counts the gap before it: 3-8% of a 256 MiB
+    copy between two events also counts the gap before it: 2-9% of a 256 MiB
     copy on an H200.) None where there is no CUDA device or no CuPy."""
     if x.devices().pop().platform != "gpu":
         return None
