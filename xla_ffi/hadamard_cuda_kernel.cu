@@ -784,7 +784,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // hi streams into X (free until the first exchange) while lo loads
       // into registers: holding both in registers would spill.
       // From a block's second row on: the previous row's reads of X are done.
-    if (row != blockIdx.x / kHalves) __syncthreads();
+      if (row != blockIdx.x / kHalves) __syncthreads();
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c)
         CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * Tr::kThreads * kW);
@@ -979,8 +979,26 @@ struct MmaRowShape {
   static constexpr int kStride = 8 * kThreads;   // elements between a thread's chunks
   static constexpr int kMinBlocks = 3;
   static constexpr int kSmem = XWords(Layout::Stride) * static_cast<int>(sizeof(float));
+  static constexpr int kWarpBits = ConstLog2(kThreads / 32);
+  static constexpr int kRegBits = 14 - 5 - kWarpBits;  // a thread's values: 2^kRegBits
   static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
   static_assert(kSmem >= kD * static_cast<int>(sizeof(float)), "X holds the row in float");
+  static_assert(kValues == 1 << kRegBits, "lane, warp and register bits make the 14");
+
+  // Where Layout puts thread (lane, warp)'s first value: its word of X on
+  // side A and on side B, and its element of the output row (side B).
+  static __device__ __forceinline__ int XWordA(int lane, int warp) {
+    return SumBits<5, Layout::ALane, Layout::Stride>(lane) +
+           SumBits<kWarpBits, Layout::AWarp, Layout::Stride>(warp);
+  }
+  static __device__ __forceinline__ int XWordB(int lane, int warp) {
+    return SumBits<5, Layout::BLane, Layout::Stride>(lane) +
+           SumBits<kWarpBits, Layout::BWarp, Layout::Stride>(warp);
+  }
+  static __device__ __forceinline__ int OutputElement(int lane, int warp) {
+    return SumBits<5, Layout::BLane, ElementOffset>(lane) +
+           SumBits<kWarpBits, Layout::BWarp, ElementOffset>(warp);
+  }
 };
 
 // One 16-byte vector a thread (8 values) as the B operand of two MMAs with
@@ -1020,13 +1038,10 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  float* const xa = X + SumBits<5, Lay::ALane, Lay::Stride>(lane) +
-                    SumBits<2, Lay::AWarp, Lay::Stride>(warp);
-  const float* const xb = X + SumBits<5, Lay::BLane, Lay::Stride>(lane) +
-                          SumBits<2, Lay::BWarp, Lay::Stride>(warp);
+  float* const xa = X + Tr::XWordA(lane, warp);
+  const float* const xb = X + Tr::XWordB(lane, warp);
   const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
-  const int out_base = half * Tr::kD + SumBits<5, Lay::BLane, ElementOffset>(lane) +
-                       SumBits<2, Lay::BWarp, ElementOffset>(warp);
+  const int out_base = half * Tr::kD + Tr::OutputElement(lane, warp);
   uint32_t h16[4], h16_hi[4];
   H16Fragment<T>(lane, h16);
 #pragma unroll
@@ -1078,14 +1093,15 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
     }
 #pragma unroll
-    for (int j = 0; j < 128; ++j) xa[SumBits<7, Lay::AReg, Lay::Stride>(j)] = v[j];
+    for (int j = 0; j < 128; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
     // Here, not after the barrier that ends the read-back, which also follows
     // every load: arriving there, the in-place pair measured 1.36-1.39 of the
     // copy against 1.12-1.16 here (notes v14).
     if constexpr (kInPlace) PairArrive(true, t);
 #pragma unroll
-    for (int m = 0; m < 32; ++m) LoadQuad(xb + SumBits<7, Lay::BReg, Lay::Stride>(4 * m), v, m);
+    for (int m = 0; m < 32; ++m)
+      LoadQuad(xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
     PairWait(kInPlace);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
@@ -1096,7 +1112,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       alignas(16) T e[8];
 #pragma unroll
       for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[j0 | (i << 2)] * scale);
-      *reinterpret_cast<uint4*>(dst + SumBits<7, Lay::BReg, ElementOffset>(j0)) =
+      *reinterpret_cast<uint4*>(dst + SumBits<Tr::kRegBits, Lay::BReg, ElementOffset>(j0)) =
           *reinterpret_cast<const uint4*>(e);
     }
   }
@@ -1204,12 +1220,9 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  float* const xa = X + SumBits<5, Lay::ALane, Lay::Stride>(lane) +
-                    SumBits<3, Lay::AWarp, Lay::Stride>(warp);
-  const float* const xb = X + SumBits<5, Lay::BLane, Lay::Stride>(lane) +
-                          SumBits<3, Lay::BWarp, Lay::Stride>(warp);
-  const int out_base = SumBits<5, Lay::BLane, ElementOffset>(lane) +
-                       SumBits<3, Lay::BWarp, ElementOffset>(warp);
+  float* const xa = X + Tr::XWordA(lane, warp);
+  const float* const xb = X + Tr::XWordB(lane, warp);
+  const int out_base = Tr::OutputElement(lane, warp);
   uint32_t h16[4];
   H16Fragment<T>(lane, h16);
   // One block a row (a grid-stride loop only past 2^24 rows).
@@ -1227,11 +1240,12 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
     // From a block's second row on: the previous row's reads of X are done.
     if (row != blockIdx.x) __syncthreads();
 #pragma unroll
-    for (int j = 0; j < 64; ++j) xa[SumBits<6, Lay::AReg, Lay::Stride>(j)] = v[j];
+    for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
 #pragma unroll
     for (int m = 0; m < 32; ++m) {
-      const float2 q = *reinterpret_cast<const float2*>(xb + SumBits<6, Lay::BReg, Lay::Stride>(2 * m));
+      const float2 q = *reinterpret_cast<const float2*>(
+          xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(2 * m));
       v[2 * m] = q.x;
       v[2 * m + 1] = q.y;
     }
@@ -1240,7 +1254,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
     T* dst = out + row * Tr::kD + out_base;
 #pragma unroll
     for (int s = 0; s < 8; ++s)
-      StoreVec<T>(dst + SumBits<6, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
+      StoreVec<T>(dst + SumBits<Tr::kRegBits, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
   }
 }
 
