@@ -102,6 +102,40 @@ __device__ __forceinline__ uint32_t SharedAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
+// Thread 0: each of `count` mbarriers expects one arrival a phase, and the
+// initializations are made visible to the copy engine.
+__device__ __forceinline__ void InitBarriers(uint64_t* bars, int count) {
+  for (int i = 0; i < count; ++i)
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(SharedAddress(&bars[i])) : "memory");
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// Thread 0 arrives on `bar` for a phase that also waits for kBytes.
+template <int kBytes>
+__device__ __forceinline__ void ArriveExpecting(uint32_t bar) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "n"(kBytes)
+               : "memory");
+}
+
+// A bulk copy of kBytes from device memory into shared memory at `dst`,
+// counted on `bar` as it lands.
+template <int kBytes>
+__device__ __forceinline__ void BulkLoad(uint32_t dst, const void* src, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+          dst),
+      "l"(src), "n"(kBytes), "r"(bar) : "memory");
+}
+
+__device__ __forceinline__ void WaitParity(uint32_t bar, uint32_t phase) {
+  asm volatile(
+      "{\n.reg .pred done;\nwait:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait;\n}\n" ::"r"(bar),
+      "r"(phase) : "memory");
+}
+
 template <int kThreads, int kLoads, int kStages, int kPieces, bool kBulkStore, int kMinBlocks>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
     BulkRowCopy(const uint4* in, uint4* out, int64_t rows) {
@@ -111,30 +145,18 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   __shared__ __align__(8) uint64_t full;
   const int t = threadIdx.x;
   const uint32_t bar = SharedAddress(&full);
-  if (t == 0) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(bar) : "memory");
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-  }
+  if (t == 0) InitBarriers(&full, 1);
   __syncthreads();
   uint32_t phase = 0;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const char* src = reinterpret_cast<const char*>(in + row * kThreads * kLoads);
     if (t == 0) {
-      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
-                   "n"(kRowBytes) : "memory");
+      ArriveExpecting<kRowBytes>(bar);
 #pragma unroll
       for (int p = 0; p < kPieces; ++p)
-        asm volatile(
-            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
-                SharedAddress(row_smem) + p * kPieceBytes),
-            "l"(src + p * kPieceBytes), "n"(kPieceBytes), "r"(bar) : "memory");
+        BulkLoad<kPieceBytes>(SharedAddress(row_smem) + p * kPieceBytes, src + p * kPieceBytes, bar);
     }
-    asm volatile(
-        "{\n.reg .pred done;\nwait:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra wait;\n}\n" ::"r"(bar),
-        "r"(phase) : "memory");
+    WaitParity(bar, phase);
     phase ^= 1;
     uint4 raw[kLoads];
     if (kStages > 0 || !kBulkStore) {
@@ -183,14 +205,6 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
 // grid-stride order. The last block to finish resets the counter.
 __device__ unsigned long long g_next_row = 0, g_blocks_done = 0;
 
-__device__ __forceinline__ void WaitParity(uint32_t bar, uint32_t phase) {
-  asm volatile(
-      "{\n.reg .pred done;\nwait:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra wait;\n}\n" ::"r"(bar),
-      "r"(phase) : "memory");
-}
-
 template <int kThreads, int kLoads, int kStages, int kSlots, bool kDynamic, int kMinBlocks,
           bool kHostReset = false>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
@@ -213,21 +227,14 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
     slot_row[s] = row;
     const uint32_t bar = SharedAddress(&full[s]);
     if (row < rows) {
-      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
-                   "n"(kRowVectors * 16) : "memory");
-      asm volatile(
-          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
-              SharedAddress(slots + s * kRowVectors)),
-          "l"(in + row * kRowVectors), "n"(kRowVectors * 16), "r"(bar) : "memory");
+      ArriveExpecting<kRowVectors * 16>(bar);
+      BulkLoad<kRowVectors * 16>(SharedAddress(slots + s * kRowVectors), in + row * kRowVectors, bar);
     } else {
       asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
     }
   };
   if (t == 0) {
-    for (int s = 0; s < kSlots; ++s)
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(SharedAddress(&full[s])) : "memory");
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    InitBarriers(full, kSlots);
     for (int s = 0; s < kSlots; ++s) fill(s);
   }
   __syncthreads();
@@ -299,98 +306,108 @@ bool CopiesEveryByte(uint4* in, uint4* out, Launch&& launch) {
   return std::memcmp(ha, hb, kBytes) == 0;
 }
 
-// Times `kernel` (a row a block of `threads`, `smem` bytes of dynamic shared
-// memory, its limit already raised) out of place, and in place on `out` so
-// that `in` keeps the values every shape starts from; prints its table row.
-// `persistent`: one wave of blocks instead of one block a row.
-void TimeRow(const char* what, void (*kernel)(const uint4*, uint4*, int64_t), int threads,
-             int smem, int64_t rows, const uint4* in, uint4* out, float copy_ms,
-             bool persistent = false, void* reset = nullptr) {
-  int resident = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, threads, smem));
+// Every shape's kernel: (in, out, rows).
+using RowKernel = void (*)(const uint4*, uint4*, int64_t);
+
+// How a shape runs: its kernel on blocks of `threads` with `smem` bytes of
+// dynamic shared memory (its limit already raised) over `rows` rows, one
+// block a row, or with `persistent` one wave of blocks; `reset` (a counter in
+// device memory) is set to zero before each launch.
+class Shape {
+ public:
+  Shape(RowKernel kernel, int threads, int smem, int64_t rows, bool persistent = false,
+        void* reset = nullptr)
+      : kernel_(kernel), threads_(threads), smem_(smem), rows_(rows), grid_(rows), reset_(reset) {
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident_, kernel, threads, smem));
+    if (persistent) {
+      int sms = 0;
+      CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+      grid_ = int64_t{resident_} * sms;
+    }
+  }
+  void Launch(const uint4* in, uint4* out) const {
+    if (reset_) CUDA_CHECK(cudaMemsetAsync(reset_, 0, 8));
+    kernel_<<<grid_, threads_, smem_>>>(in, out, rows_);
+  }
+  RowKernel kernel() const { return kernel_; }
+  int resident() const { return resident_; }  // blocks an SM
+
+ private:
+  RowKernel kernel_;
+  int threads_, smem_;
+  int64_t rows_, grid_;
+  void* reset_;
+  int resident_ = 0;
+};
+
+// Dynamic shared memory a block for `blocks_per_sm` blocks an SM (1 KB a
+// block is reserved, and `static_bytes` are the kernel's own), with the
+// kernel's limit raised to it; -1, and a table row saying so, when that is
+// less than the `needed` bytes.
+int SmemFor(const char* what, RowKernel kernel, int blocks_per_sm, int static_bytes, int needed) {
+  int optin = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
+  const int smem = optin / blocks_per_sm - 1024 - static_bytes;
+  if (smem < needed) {
+    std::printf("| %-48s | does not fit |\n", what);
+    return -1;
+  }
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  return smem;
+}
+
+// Times `shape` out of place, and in place on `out` so that `in` keeps the
+// values every shape starts from; prints its table row. With `check`, first
+// makes sure it copies every byte (`in` is refilled by the check and
+// restored).
+void TimeRow(const char* what, const Shape& shape, uint4* in, uint4* out, float copy_ms,
+             bool check = false) {
+  if (check && !CopiesEveryByte(in, out, [&](const uint4* i, uint4* o) { shape.Launch(i, o); })) {
+    std::printf("| %-48s | WRONG RESULT |\n", what);
+    return;
+  }
   cudaFuncAttributes attributes = {};
-  CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
-  int sms = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  const int64_t grid = persistent ? int64_t{resident} * sms : rows;
-  // `reset`: device memory set to zero before each launch (a counter).
-  auto launch = [&](const uint4* i, uint4* o) {
-    if (reset) CUDA_CHECK(cudaMemsetAsync(reset, 0, 8));
-    kernel<<<grid, threads, smem>>>(i, o, rows);
-  };
-  const float ms = TimeMs([&] { launch(in, out); });
-  const float in_place_ms = TimeMs([&] { launch(out, out); });
-  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, resident,
+  CUDA_CHECK(cudaFuncGetAttributes(&attributes, shape.kernel()));
+  const float ms = TimeMs([&] { shape.Launch(in, out); });
+  const float in_place_ms = TimeMs([&] { shape.Launch(out, out); });
+  std::printf("| %-48s | %d | %3d | %4zu | %5.3f | %5.3f |\n", what, shape.resident(),
               attributes.numRegs, attributes.localSizeBytes, ms / copy_ms, in_place_ms / copy_ms);
 }
 
 template <int kThreads, int kLoads, int kStages, int kMinBlocks = 1>
-void Row(const char* what, const uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+void Row(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
   auto kernel = RowCopy<kThreads, kLoads, kStages, kMinBlocks>;
-  int optin = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
-  const int smem = optin / blocks_per_sm - 1024;  // 1 KB a block is reserved
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  TimeRow(what, kernel, kThreads, smem, kBytes / 16 / (kThreads * kLoads), in, out, copy_ms);
+  const int smem = SmemFor(what, kernel, blocks_per_sm, 0, 0);
+  TimeRow(what, Shape(kernel, kThreads, smem, kBytes / 16 / (kThreads * kLoads)), in, out,
+          copy_ms);
 }
 
-// `in` is refilled by the check and restored.
+// The plain copies through the engine are checked before they are timed.
 template <int kThreads, int kLoads, int kStages, int kPieces, bool kBulkStore, int kMinBlocks = 1>
 void BulkRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
   auto kernel = BulkRowCopy<kThreads, kLoads, kStages, kPieces, kBulkStore, kMinBlocks>;
-  int optin = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
   const int row_bytes = kThreads * kLoads * 16;
-  // 1 KB a block is reserved, and the static mbarrier needs room too.
-  const int smem = optin / blocks_per_sm - 1024 - 128;
-  if (smem < row_bytes) {
-    std::printf("| %-48s | does not fit |\n", what);
-    return;
-  }
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  const int64_t rows = kBytes / row_bytes;
-  // The plain copies through the engine are checked before they are timed.
-  if (kStages == 0 && !CopiesEveryByte(in, out, [&](const uint4* i, uint4* o) {
-        kernel<<<rows, kThreads, smem>>>(i, o, rows);
-      })) {
-    std::printf("| %-48s | WRONG RESULT |\n", what);
-    return;
-  }
-  TimeRow(what, kernel, kThreads, smem, rows, in, out, copy_ms);
+  const int smem = SmemFor(what, kernel, blocks_per_sm, 128, row_bytes);  // 128: the mbarrier
+  if (smem < 0) return;
+  TimeRow(what, Shape(kernel, kThreads, smem, kBytes / row_bytes), in, out, copy_ms,
+          /*check=*/kStages == 0);
 }
 
+// The shared memory beyond the row buffers stands in for the transform's X.
 // kHostReset: the counter is set to zero by a memset before each launch
 // instead of by the kernel's last block.
 template <int kThreads, int kLoads, int kStages, int kSlots, bool kDynamic, int kMinBlocks = 1,
           bool kHostReset = false>
 void PipelinedRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
   auto kernel = PipelinedRowCopy<kThreads, kLoads, kStages, kSlots, kDynamic, kMinBlocks, kHostReset>;
-  void* counter = nullptr;
-  CUDA_CHECK(cudaGetSymbolAddress(&counter, g_next_row));
-  int optin = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
   const int row_bytes = kThreads * kLoads * 16;
-  // 1 KB a block is reserved, and the static mbarriers need room too. The
-  // rest beyond the buffers stands in for the transform's X.
-  const int smem = optin / blocks_per_sm - 1024 - 256;
-  if (smem < kSlots * row_bytes) {
-    std::printf("| %-48s | does not fit |\n", what);
-    return;
-  }
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  const int64_t rows = kBytes / row_bytes;
-  int resident = 0, sms = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  if (kStages == 0 && !CopiesEveryByte(in, out, [&](const uint4* i, uint4* o) {
-        if (kHostReset) CUDA_CHECK(cudaMemsetAsync(counter, 0, 8));
-        kernel<<<resident * sms, kThreads, smem>>>(i, o, rows);
-      })) {
-    std::printf("| %-48s | WRONG RESULT |\n", what);
-    return;
-  }
-  TimeRow(what, kernel, kThreads, smem, rows, in, out, copy_ms, /*persistent=*/true,
-          kHostReset ? counter : nullptr);
+  // 256: the static mbarriers and row numbers.
+  const int smem = SmemFor(what, kernel, blocks_per_sm, 256, kSlots * row_bytes);
+  if (smem < 0) return;
+  void* counter = nullptr;
+  if (kHostReset) CUDA_CHECK(cudaGetSymbolAddress(&counter, g_next_row));
+  TimeRow(what, Shape(kernel, kThreads, smem, kBytes / row_bytes, /*persistent=*/true, counter),
+          in, out, copy_ms, /*check=*/kStages == 0);
 }
 
 }  // namespace
