@@ -606,22 +606,29 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // a whole row an SM allows one block an SM (the block path).
 //
 // The two blocks of a pair each read the whole row, so in place neither may
-// store before the other has read: each block arrives on the cluster barrier
-// once its loads are consumed and waits before its first store. The pair is
-// a cluster, which makes both blocks resident at once. Out of place the
-// blocks share no written data and skip the barrier: coupling the pair's
-// timing costs about 2% of bandwidth (notes v10).
+// store before the other has read. The pair is a cluster, which makes both
+// blocks resident at once. Out of place the blocks share no written data and
+// never wait for each other: coupling the pair's timing costs about 2% of
+// bandwidth (notes v10).
 //
-// The arrive must release the block's loads, and a release at cluster scope
+// In place, 16-bit: each block reads only its own half from device memory,
+// with multicast bulk copies that land in both blocks' shared memory, so a
+// block's stores go to the half that only its own copies read, and once its
+// mbarriers say the whole row has landed, nothing of the row is left to read
+// (PairRowLoad below). 1.09-1.12 of the copy on the H200 against 1.12-1.14
+// with the fence below (notes v15). Out of place the same copies measured
+// 1-2% slower than each thread's cp.async, so that form stays.
+//
+// In place, f32: each block arrives on the cluster barrier once its loads are
+// consumed and waits before its first store. The arrive must release the
+// block's loads, and a release at cluster scope
 // compiles to a GPU-wide fence (MEMBAR.ALL.GPU) in each warp that executes
 // it: about 13% of bandwidth on the H200 when every warp did (notes v10).
 // So PairArrive is called by every thread right after a block barrier that
 // follows all of the block's loads; the barrier orders every thread's loads
 // before thread 0's fence, which is cumulative, and then every thread
 // arrives relaxed. One fence a block instead of one a warp: in place at
-// d = 32768, 1.28-1.31 of the copy became 1.21-1.22 (16-bit) and 1.15-1.16
-// became 1.12-1.13 (f32) (notes v13); 16-bit then 1.12-1.16 with the row
-// staged in place too (notes v14).
+// d = 32768, 1.15-1.16 of the copy became 1.12-1.13 (notes v13).
 // Predicated rather than branched on `when` (uniform across the block): a
 // branch where the arrive used to be split the f32 kernel's load phase and
 // it spilled.
@@ -653,6 +660,78 @@ __device__ __forceinline__ void PairWait(bool when) {
   TrapIf(when);
 #endif
 }
+
+// The in-place 16-bit pair's loads. Each block's thread 0 copies the block's
+// half of the row, in kGroups pieces, into the same offsets of both blocks'
+// shared memory (multicast bulk copies); piece g of either half completes on
+// mbarrier g of each block, which so expects both halves' piece g.
+// Two pieces a half measured fastest (in place 1.09-1.10; one 1.09-1.11,
+// four 1.11-1.13, eight 1.14-1.15, sixteen 1.16-1.18; notes v15).
+struct PairRowLoad {
+  static constexpr int kGroups = 2;
+  static constexpr int kBarrierBytes = kGroups * 8;  // after X in shared memory
+
+  static __device__ __forceinline__ uint32_t SharedAddress(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  }
+  // Thread 0, before the pair's first row: the mbarriers, made visible to
+  // the partner's copies by the cluster barrier that every thread then meets
+  // (Sync).
+  static __device__ __forceinline__ void InitBarriers(uint64_t* bars) {
+#if __CUDA_ARCH__ >= 900
+    for (int g = 0; g < kGroups; ++g)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(SharedAddress(&bars[g]))
+                   : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#else
+    TrapIf(true);
+#endif
+  }
+  // Every thread of both blocks. `reuse`: before a further row (a launch
+  // serves more than one row a pair only past 2^24 rows), both blocks'
+  // reads and writes of shared memory are ordered before the copies that
+  // overwrite it: a proxy fence and a releasing arrive.
+  static __device__ __forceinline__ void Sync(bool reuse) {
+#if __CUDA_ARCH__ >= 900
+    if (reuse)
+      asm volatile("fence.proxy.async.shared::cta;\n"
+                   "barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+    else
+      asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#else
+    TrapIf(true);
+#endif
+  }
+  // Thread 0: this block's half, from src to dst in both blocks, in kGroups
+  // pieces of kPieceBytes; each block's mbarrier g expects both halves'
+  // piece g.
+  template <int kPieceBytes>
+  static __device__ __forceinline__ void Start(uint64_t* bars, void* dst, const void* src) {
+#if __CUDA_ARCH__ >= 900
+    for (int g = 0; g < kGroups; ++g)
+      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(
+                       SharedAddress(&bars[g])),
+                   "n"(2 * kPieceBytes) : "memory");
+    for (int g = 0; g < kGroups; ++g)
+      asm volatile(
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+          " [%0], [%1], %2, [%3], %4;\n" ::"r"(SharedAddress(dst) + g * kPieceBytes),
+          "l"(static_cast<const char*>(src) + g * kPieceBytes), "n"(kPieceBytes),
+          "r"(SharedAddress(&bars[g])), "h"(static_cast<unsigned short>(0x3)) : "memory");
+#endif
+  }
+  // Every thread: until piece g of both halves has landed.
+  static __device__ __forceinline__ void Wait(uint64_t* bar, uint32_t parity) {
+#if __CUDA_ARCH__ >= 900
+    asm volatile(
+        "{\n.reg .pred done;\nwait:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra wait;\n}\n" ::"r"(SharedAddress(bar)),
+        "r"(parity) : "memory");
+#endif
+  }
+};
 
 // ------------------------------------------------------------ row path
 // For f32 at d = 16384 (16-bit rows take the tensor-core path below). A block of 128 threads holds the whole
@@ -1023,7 +1102,8 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout>;
 // beside the accumulators, so fewer loads are in flight (1.14-1.18 of the
 // copy on the H200 against 1.05-1.10 staged, notes v12).
 // kInPlace (pairs only): the output is the input (the launcher compares the
-// pointers), so the pair meets the cluster barrier (PairArrive, PairWait).
+// pointers), so each block loads its own half for both (PairRowLoad), and X
+// is followed by PairRowLoad's mbarriers.
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1032,6 +1112,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   static_assert(kHalves == 2 || !kInPlace, "only a pair needs to know");
   constexpr bool kStaged = kHalves == 2;  // a single row loads to registers
+  static_assert(Tr::kSmem % 8 == 0, "PairRowLoad's mbarriers follow X");
   static_assert(!kStaged || Tr::kSmem >= 2 * Tr::kD * static_cast<int>(sizeof(T)),
                 "the staged row fits in X");
   constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
@@ -1052,11 +1133,34 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     RowMmaH16<T, false>(v + 8 * c, h16, lo);
     if constexpr (kHalves == 2) RowMmaH16<T, true>(v + 8 * c, h16_hi, hi);
   };
+  uint64_t* const bars = reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(smem) + Tr::kSmem);
+  uint32_t parity = 0;  // of the pair's mbarriers, flipped each row
   // One block (pair) a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
     const bool first_row = row == blockIdx.x / kHalves;
     const T* src = in + row * kRowD + t * 8;
-    if constexpr (kStaged) {
+    if constexpr (kInPlace) {
+      // The row as it lies in device memory, half p's chunk c at
+      // smem[(16 p + c) * 128 + t]: this block copies half `half` into both.
+      using Load = PairRowLoad;
+      constexpr int kPerGroup = Tr::kChunks / Load::kGroups;
+      constexpr int kPieceBytes = kPerGroup * Tr::kThreads * 16;
+      if (first_row && t == 0) Load::InitBarriers(bars);
+      Load::Sync(!first_row);
+      if (t == 0)
+        Load::Start<kPieceBytes>(bars, smem + half * Tr::kChunks * Tr::kThreads,
+                                 in + row * kRowD + half * Tr::kD);
+#pragma unroll
+      for (int g = 0; g < Load::kGroups; ++g) {
+        Load::Wait(&bars[g], parity);
+#pragma unroll
+        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+      }
+      parity ^= 1u;
+      __syncthreads();  // the whole row is out of X before the exchange writes it
+      RegButterflies(v, Lay::kMaskA);
+    } else if constexpr (kStaged) {
       // Vector (p, c) of this thread at smem[(16 p + c) * 128 + t]: each
       // thread reads back only what it staged, so no barrier before that.
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
@@ -1095,15 +1199,10 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 #pragma unroll
     for (int j = 0; j < 128; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
-    // Here, not after the barrier that ends the read-back, which also follows
-    // every load: arriving there, the in-place pair measured 1.36-1.39 of the
-    // copy against 1.12-1.16 here (notes v14).
-    if constexpr (kInPlace) PairArrive(true, t);
 #pragma unroll
     for (int m = 0; m < 32; ++m)
       LoadQuad(xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
-    PairWait(kInPlace);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
     T* dst = out + row * kRowD + out_base;
 #pragma unroll
@@ -1430,7 +1529,8 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
                    ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
                    : HadamardMmaRowKernel<T, kHalves, false>;
       threads = MmaRowTraits<T>::kThreads;
-      smem = MmaRowTraits<T>::kSmem;
+      smem = MmaRowTraits<T>::kSmem +
+             (kHalves == 2 && static_cast<const void*>(in) == out ? PairRowLoad::kBarrierBytes : 0);
     } else {
       kernel = HadamardRowKernel<T, kHalves>;
       threads = RowTraits<T>::kThreads;
