@@ -1525,12 +1525,11 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       threads = MmaRowWideTraits<T>::kThreads;
       smem = MmaRowWideTraits<T>::kSmem;
     } else if constexpr (sizeof(T) == 2) {
-      kernel = kHalves == 2 && static_cast<const void*>(in) == out
-                   ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
-                   : HadamardMmaRowKernel<T, kHalves, false>;
+      const bool pair_in_place = kHalves == 2 && static_cast<const void*>(in) == out;
+      kernel = pair_in_place ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
+                             : HadamardMmaRowKernel<T, kHalves, false>;
       threads = MmaRowTraits<T>::kThreads;
-      smem = MmaRowTraits<T>::kSmem +
-             (kHalves == 2 && static_cast<const void*>(in) == out ? PairRowLoad::kBarrierBytes : 0);
+      smem = MmaRowTraits<T>::kSmem + (pair_in_place ? PairRowLoad::kBarrierBytes : 0);
     } else {
       kernel = HadamardRowKernel<T, kHalves>;
       threads = RowTraits<T>::kThreads;
