@@ -512,9 +512,14 @@ __device__ __forceinline__ void Exchange(float (&v)[32], float* X, int t, F&& af
   }
 }
 
+// The 32-bit shared-memory address that PTX's .shared operands take.
+__device__ __forceinline__ uint32_t SharedAddress(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
 __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(SharedAddress(smem)), "l"(gmem)
+               : "memory");
 }
 __device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void CpAsyncWaitAll() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
@@ -671,9 +676,6 @@ struct PairRowLoad {
   static constexpr int kGroups = 2;
   static constexpr int kBarrierBytes = kGroups * 8;  // after X in shared memory
 
-  static __device__ __forceinline__ uint32_t SharedAddress(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-  }
   // Thread 0, before the pair's first row: the mbarriers, made visible to
   // the partner's copies by the cluster barrier that every thread then meets
   // (Sync).
