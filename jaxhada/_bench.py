@@ -56,6 +56,12 @@ def relative_error(y, reference: np.ndarray) -> float:
     return float(np.linalg.norm(y - reference) / np.linalg.norm(reference))
 
 
+def _platform(x: jax.Array) -> str:
+    # Not x.devices().pop(): jax caches that set on the sharding, and popping
+    # from it corrupts the array's sharding for every later use.
+    return next(iter(x.devices())).platform
+
+
 def _chain(step: Callable, steps: int) -> Callable:
     def run(x, *operands):
         for _ in range(steps):
@@ -108,7 +114,7 @@ def time_per_step(step: Callable, x: jax.Array, *operands, repeats: int = 9,
     """Seconds per application of `step(x, *operands)`, dispatch overhead
     removed. Large operands (a dense matrix) are passed, not closed over, so
     they are not baked into the program as constants."""
-    if x.devices().pop().platform == "cpu":
+    if _platform(x) == "cpu":
         return _median_seconds(jax.jit(step), x, operands, repeats)
     return _seconds_per_step(_chain_pair(step, steps), steps, x, operands, repeats)
 
@@ -121,7 +127,7 @@ def device_copy_seconds(x: jax.Array, repeats: int = 9,
     median of each round's difference over the difference in copies. (One
     copy between two events also counts the gap before it: 2-9% of a 256 MiB
     copy on an H200.) None where there is no CUDA device or no CuPy."""
-    if x.devices().pop().platform != "gpu":
+    if _platform(x) != "gpu":
         return None
     try:
         import cupy

@@ -1,7 +1,8 @@
 """Sharding checks, run in a subprocess with 8 host devices (see test_sharding).
 
-Usage: python sharding_checks.py LOWERING  -> prints one JSON object
-{check name: "ok" or the failure}. Also run on GPUs by tests/gpu/run_device.sh.
+Usage: python sharding_checks.py LOWERING [--bf16] [--gpu]  -> prints one JSON object
+{check name: "ok" or the failure}. With --gpu it runs over every visible GPU
+instead (tests/gpu/test_gpu_sharding.py).
 """
 
 import json
@@ -10,7 +11,9 @@ import re
 import sys
 import traceback
 
-if "--gpu" not in sys.argv:
+# Only when run as a script: the tests import NAMES from here, and must not
+# have their own process (or its children) pinned to 8 host devices.
+if __name__ == "__main__" and "--gpu" not in sys.argv:
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                " --xla_force_host_platform_device_count=8")
     os.environ["JAX_PLATFORMS"] = "cpu"
@@ -23,7 +26,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
-from jaxhada import _hadamard  # noqa: E402
+from jaxhada import _ffi, _hadamard  # noqa: E402
 from jaxhada._bench import fwht_reference, relative_error  # noqa: E402
 
 COLLECTIVES = re.compile(
@@ -61,6 +64,11 @@ class Checks:
         text = f.lower(x).compile().as_text()
         found = sorted(set(COLLECTIVES.findall(text)))
         assert not found, f"collectives in compiled HLO: {found}"
+        if self.lowering == "auto":
+            # Each shard must run our kernel, not a dense fallback.
+            platform = next(iter(x.devices())).platform
+            target = _ffi.TARGETS[{"gpu": "cuda"}.get(platform, platform)]
+            assert target in text, f"no custom call {target} in compiled HLO"
         assert y.sharding.is_equivalent_to(x.sharding, x.ndim), (y.sharding, x.sharding)
 
     def batch_sharded_1d(self):
@@ -129,7 +137,8 @@ def main():
     lowering = sys.argv[1]
     dtype = jnp.bfloat16 if "--bf16" in sys.argv else jnp.float32
     checks = Checks(lowering, dtype)
-    results = {"devices": [str(d) for d in jax.devices()]}
+    results = {"devices": [str(d) for d in jax.devices()],
+               "platform": jax.devices()[0].platform}
     for name in NAMES:
         if name in ("batch_sharded_2d", "mixed_sharding") and checks.mesh2 is None:
             results[name] = "skipped: needs 2 devices"

@@ -54,3 +54,20 @@ def test_seconds_per_step_alternates_and_takes_the_median():
     assert 0.0015 < seconds < 0.003
     assert fed[4] == [0, 4, 8, 12, 16, 20]
     assert fed[28] == [0, 28, 56, 84, 112, 140]
+
+
+def test_timing_leaves_the_array_usable():
+    # jax 0.11 caches an array's device set on its sharding; the timers once
+    # popped from it, which emptied it and broke the array (and, sharded, its
+    # mesh) for every later call.
+    import jax
+    import jax.numpy as jnp
+
+    from jaxhada import _bench
+
+    x = jnp.arange(8.0)
+    devices = set(x.devices())
+    _bench.time_per_step(jnp.negative, x, repeats=1)
+    _bench.device_copy_seconds(x, repeats=1)
+    assert x.devices() == devices
+    assert float(jax.jit(jnp.sum)(x)) == 28.0

@@ -27,6 +27,7 @@ def results(request):
 
 def test_eight_devices(results):
     assert len(results["devices"]) == 8
+    assert results["platform"] == "cpu"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The whole GPU run in one call: build + install, the full test suite with GPU
-# tests required, the sharding checks on the GPU, compute-sanitizer over the
-# kernel (memcheck; racecheck and synccheck), and the benchmark. Full logs go
-# to $OUT; a short table prints last.
+# tests required (the sharding checks over every visible GPU among them),
+# compute-sanitizer over the kernel (memcheck; racecheck and synccheck), and
+# the benchmark. Full logs go to $OUT; a short table prints last.
 #   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench]
+#   bash tests/gpu/run_device.sh --sharding   (on a machine with 2+ GPUs: build,
+#     the sharding tests, and a batch-sharded timing against one GPU alone)
 set -uo pipefail
 OUT="${OUT:-$(mktemp -d)}"
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
 status=0
-run_tests=1 run_bench=1
+run_tests=1 run_bench=1 run_sharding=0
 for arg in "$@"; do
   case "$arg" in
     --skip-tests) run_tests=0 ;;
     --skip-bench) run_bench=0 ;;
+    --sharding) run_sharding=1 run_tests=0 run_bench=0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
 
@@ -34,12 +38,6 @@ if [ "$run_tests" = 1 ]; then
     --ignore=tests/test_notebooks.py >"$OUT/pytest.log" 2>&1 || status=1
   tail -5 "$OUT/pytest.log"
 
-  step "sharding checks on the GPU (one-device smoke test)"
-  for lowering in auto dense; do
-    python3 tests/sharding_checks.py "$lowering" --gpu --bf16 | tee -a "$OUT/sharding_gpu.json" \
-      | python3 -c "import json,sys; r=json.load(sys.stdin); bad={k:v for k,v in r.items() if k!='devices' and v!='ok' and not v.startswith('skipped')}; print('$lowering', 'ok' if not bad else bad); sys.exit(1 if bad else 0)" || status=1
-  done
-
   step "kernel harness + compute-sanitizer memcheck"
   bash tests/gpu/kernel_check.sh --sanitize >"$OUT/sanitizer.log" 2>&1 || status=1
   tail -8 "$OUT/sanitizer.log"
@@ -55,6 +53,19 @@ if [ "$run_tests" = 1 ]; then
     KERNEL_CHECK_GENCODE="-gencode arch=compute_80,code=compute_80" \
     bash tests/gpu/kernel_check.sh --quick >"$OUT/ptx80.log" 2>&1 || status=1
   tail -3 "$OUT/ptx80.log"
+fi
+
+if [ "$run_sharding" = 1 ]; then
+  step "sharding tests over every GPU (JAXHADA_REQUIRE_GPU=1)"
+  JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests/gpu/test_gpu_sharding.py tests/test_sharding.py \
+    -v -p no:cacheprovider >"$OUT/sharding_pytest.log" 2>&1 || status=1
+  grep -E "PASSED|FAILED|SKIPPED|ERROR" "$OUT/sharding_pytest.log" | sed 's/^tests\///' | tail -40
+  tail -1 "$OUT/sharding_pytest.log"
+
+  step "batch-sharded timing against one GPU doing its share alone"
+  python3 tests/gpu/sharded_timing.py --json "$OUT/sharded_timing.json" \
+    2>"$OUT/sharded_timing.err" | tee "$OUT/sharded_timing.md" || status=1
+  tail -4 "$OUT/sharded_timing.err"
 fi
 
 if [ "$run_bench" = 1 ]; then

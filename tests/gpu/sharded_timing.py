@@ -1,0 +1,99 @@
+"""A batch-sharded transform over every GPU against one GPU doing its share.
+
+    python tests/gpu/sharded_timing.py [--gib N] [--json PATH]
+
+For each d: a bf16 array of N GiB (default 1) with its rows sharded over all
+visible GPUs, transformed in place through the CUDA kernel, against the same
+program on one GPU holding only its share (1/n of the rows). Both are timed
+with the benchmark's method (jaxhada._bench.time_per_step: chains of steps
+separated by optimization barriers, dispatch removed). With no communication
+the ratio is about 1. Also checked: no collective in the compiled sharded
+program, the output sharded like the input, and values against float64 on
+rows from every shard.
+"""
+
+import argparse
+import datetime
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from jaxhada import _ffi, _hadamard
+from jaxhada._bench import fwht_reference, relative_error, time_per_step
+
+_COLLECTIVES = ("all-gather", "all-to-all", "all-reduce", "collective-permute",
+                "reduce-scatter")
+
+
+def _step(x):
+    return _hadamard.transform(x, scale=None, inplace=True, lowering="auto")
+
+
+def _random(shape, sharding, seed):
+    fill = jax.jit(lambda key: jax.random.normal(key, shape, jnp.bfloat16),
+                   out_shardings=sharding)
+    return fill(jax.random.key(seed))
+
+
+def _check(x, devices):
+    f = jax.jit(_step)
+    text = f.lower(x).compile().as_text()
+    found = [c for c in _COLLECTIVES if c in text]
+    assert not found, f"collectives in the sharded program: {found}"
+    assert _ffi.TARGETS["cuda"] in text, "the CUDA kernel is not in the sharded program"
+    y = f(x)
+    assert y.sharding.is_equivalent_to(x.sharding, x.ndim), (y.sharding, x.sharding)
+    share = x.shape[0] // len(devices)
+    rows = np.concatenate([np.arange(i * share, i * share + 4) for i in range(len(devices))])
+    sample = np.asarray(x[rows], np.float64)
+    return relative_error(np.asarray(y[rows]), fwht_reference(sample))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gib", type=float, default=1.0)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 4096, 32768])
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    devices = jax.devices()
+    n = len(devices)
+    assert devices[0].platform == "gpu", f"needs GPUs, found {devices}"
+    mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
+    results = {"date": datetime.date.today().isoformat(), "devices": n,
+               "device": devices[0].device_kind, "jax": jax.__version__, "cases": []}
+    for i, d in enumerate(args.sizes):
+        rows = int(args.gib * (1 << 30)) // 2 // d // n * n
+        x = _random((rows, d), NamedSharding(mesh, P("batch")), seed=i)
+        error = _check(x, devices)
+        sharded = time_per_step(_step, x)
+        del x
+        share = _random((rows // n, d), jax.sharding.SingleDeviceSharding(devices[0]), seed=i)
+        alone = time_per_step(_step, share)
+        del share
+        case = {"d": d, "rows": rows, "gib": rows * d * 2 / (1 << 30),
+                "sharded_ms": sharded * 1e3, "one_share_alone_ms": alone * 1e3,
+                "ratio": sharded / alone, "error": error,
+                "aggregate_GBps": 2 * rows * d * 2 / sharded / 1e9}
+        results["cases"].append(case)
+        print(f"d={d}: sharded {case['sharded_ms']:.3f} ms, one share alone "
+              f"{case['one_share_alone_ms']:.3f} ms, ratio {case['ratio']:.3f}, "
+              f"error {error:.1e}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    print(f"\nbatch-sharded bf16, {args.gib:g} GiB over {n} x {results['device']}, "
+          f"{results['date']} (in place, rows sharded; ratio = sharded / one share alone):")
+    print("| d | rows | sharded ms | one share alone ms | ratio | aggregate GB/s | rel. L2 error |")
+    print("|---|---|---|---|---|---|---|")
+    for c in results["cases"]:
+        print(f"| {c['d']} | {c['rows']} | {c['sharded_ms']:.3f} | {c['one_share_alone_ms']:.3f} | "
+              f"{c['ratio']:.3f} | {c['aggregate_GBps']:.0f} | {c['error']:.1e} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
