@@ -71,3 +71,15 @@ def test_timing_leaves_the_array_usable():
     _bench.device_copy_seconds(x, repeats=1)
     assert x.devices() == devices
     assert float(jax.jit(jnp.sum)(x)) == 28.0
+
+
+def test_profiled_runs_split_into_equal_shares():
+    # The GPU timer's reading of a trace: three runs of a two-operation
+    # program; each run's span is its first start to its last end, gaps
+    # inside a run included, the host's time between runs not.
+    from jaxhada import _bench
+
+    ops = [(0, 10), (12, 30), (100, 111), (111, 140), (500, 505), (509, 520)]
+    assert _bench._run_spans(ops, 3) == [30, 40, 20]
+    assert _bench._run_spans(ops, 4) is None
+    assert _bench._run_spans([], 1) is None

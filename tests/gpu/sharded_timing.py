@@ -3,13 +3,18 @@
     python tests/gpu/sharded_timing.py [--gib N] [--json PATH]
 
 For each d: a bf16 array of N GiB (default 1) with its rows sharded over all
-visible GPUs, transformed in place through the CUDA kernel, against the same
-program on one GPU holding only its share (1/n of the rows). Both are timed
-with the benchmark's method (jaxhada._bench.time_per_step: chains of steps
-separated by optimization barriers, dispatch removed). With no communication
-the ratio is about 1. Also checked: no collective in the compiled sharded
-program, the output sharded like the input, and values against float64 on
-rows from every shard.
+visible GPUs, against the same program on one GPU holding only its share
+(1/n of the rows), in two forms:
+* out of place: `jax.jit` of the transform on the sharded array;
+* in place: the transform with `inplace=True` inside `jax.shard_map`,
+  donated. (Under `jax.jit` alone, XLA's batch partitioner drops the call's
+  output-to-operand alias, so that form runs out of place and then copies;
+  the script reports whether it still does.)
+Both are timed with the benchmark's method (jaxhada._bench.time_per_step:
+chains of steps separated by optimization barriers, device time from the
+profile). With no communication the ratio is about 1. Also checked: no
+collective in the compiled sharded program, our kernel in it, the output
+sharded like the input, and values against float64 on rows from every shard.
 """
 
 import argparse
@@ -29,8 +34,16 @@ _COLLECTIVES = ("all-gather", "all-to-all", "all-reduce", "collective-permute",
                 "reduce-scatter")
 
 
-def _step(x):
-    return _hadamard.transform(x, scale=None, inplace=True, lowering="auto")
+def _transform(inplace):
+    return lambda x: _hadamard.transform(x, scale=None, inplace=inplace, lowering="auto")
+
+
+def _forms(mesh):
+    """{form: (sharded step, one-GPU step)}."""
+    local = jax.shard_map(_transform(True), mesh=mesh, in_specs=P("batch"),
+                          out_specs=P("batch"))
+    return {"out of place": (_transform(False), _transform(False)),
+            "in place": (local, _transform(True))}
 
 
 def _random(shape, sharding, seed):
@@ -39,8 +52,8 @@ def _random(shape, sharding, seed):
     return fill(jax.random.key(seed))
 
 
-def _check(x, devices):
-    f = jax.jit(_step)
+def _check(step, x, devices):
+    f = jax.jit(step)
     text = f.lower(x).compile().as_text()
     found = [c for c in _COLLECTIVES if c in text]
     assert not found, f"collectives in the sharded program: {found}"
@@ -51,6 +64,12 @@ def _check(x, devices):
     rows = np.concatenate([np.arange(i * share, i * share + 4) for i in range(len(devices))])
     sample = np.asarray(x[rows], np.float64)
     return relative_error(np.asarray(y[rows]), fwht_reference(sample))
+
+
+def _jit_keeps_alias(x):
+    """Whether jit alone, donating a sharded x, keeps the call in place."""
+    f = jax.jit(_transform(True), donate_argnums=0)
+    return "output_to_operand_aliasing" in f.lower(x).compile().as_text()
 
 
 def main(argv=None):
@@ -67,31 +86,36 @@ def main(argv=None):
                "device": devices[0].device_kind, "jax": jax.__version__, "cases": []}
     for i, d in enumerate(args.sizes):
         rows = int(args.gib * (1 << 30)) // 2 // d // n * n
-        x = _random((rows, d), NamedSharding(mesh, P("batch")), seed=i)
-        error = _check(x, devices)
-        sharded = time_per_step(_step, x)
-        del x
-        share = _random((rows // n, d), jax.sharding.SingleDeviceSharding(devices[0]), seed=i)
-        alone = time_per_step(_step, share)
-        del share
-        case = {"d": d, "rows": rows, "gib": rows * d * 2 / (1 << 30),
-                "sharded_ms": sharded * 1e3, "one_share_alone_ms": alone * 1e3,
-                "ratio": sharded / alone, "error": error,
-                "aggregate_GBps": 2 * rows * d * 2 / sharded / 1e9}
-        results["cases"].append(case)
-        print(f"d={d}: sharded {case['sharded_ms']:.3f} ms, one share alone "
-              f"{case['one_share_alone_ms']:.3f} ms, ratio {case['ratio']:.3f}, "
-              f"error {error:.1e}", file=sys.stderr)
+        for form, (sharded_step, alone_step) in _forms(mesh).items():
+            x = _random((rows, d), NamedSharding(mesh, P("batch")), seed=i)
+            error = _check(sharded_step, x, devices)
+            if form == "in place":
+                results["jit_alone_keeps_alias"] = _jit_keeps_alias(x)
+            sharded = time_per_step(sharded_step, x)
+            del x
+            share = _random((rows // n, d), jax.sharding.SingleDeviceSharding(devices[0]), seed=i)
+            alone = time_per_step(alone_step, share)
+            del share
+            case = {"d": d, "form": form, "rows": rows, "gib": rows * d * 2 / (1 << 30),
+                    "sharded_ms": sharded * 1e3, "one_share_alone_ms": alone * 1e3,
+                    "ratio": sharded / alone, "error": error,
+                    "aggregate_GBps": 2 * rows * d * 2 / sharded / 1e9}
+            results["cases"].append(case)
+            print(f"d={d} {form}: sharded {case['sharded_ms']:.3f} ms, one share alone "
+                  f"{case['one_share_alone_ms']:.3f} ms, ratio {case['ratio']:.3f}, "
+                  f"error {error:.1e}", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
     print(f"\nbatch-sharded bf16, {args.gib:g} GiB over {n} x {results['device']}, "
-          f"{results['date']} (in place, rows sharded; ratio = sharded / one share alone):")
-    print("| d | rows | sharded ms | one share alone ms | ratio | aggregate GB/s | rel. L2 error |")
+          f"{results['date']} (rows sharded; ratio = sharded / one share alone, same form):")
+    print("| d | form | sharded ms | one share alone ms | ratio | aggregate GB/s | rel. L2 error |")
     print("|---|---|---|---|---|---|---|")
     for c in results["cases"]:
-        print(f"| {c['d']} | {c['rows']} | {c['sharded_ms']:.3f} | {c['one_share_alone_ms']:.3f} | "
+        print(f"| {c['d']} | {c['form']} | {c['sharded_ms']:.3f} | {c['one_share_alone_ms']:.3f} | "
               f"{c['ratio']:.3f} | {c['aggregate_GBps']:.0f} | {c['error']:.1e} |")
+    print(f"jit alone, donating a sharded array, keeps the call in place: "
+          f"{results.get('jit_alone_keeps_alias')}")
     return 0
 
 
