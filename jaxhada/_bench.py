@@ -11,7 +11,9 @@ Timing method.
   (Timing the program from the host instead, as the difference of a short
   and a long chain, scattered single estimates by ±15% on an H200, because
   the host's own time per call varied by ±0.3 ms.) Where the trace holds no
-  GPU operations (a jax without CUPTI), that host method is the fallback.
+  GPU operations (a jax without CUPTI), its runs do not split into the same
+  operations, or a profile is already running, that host method is the
+  fallback, with a warning.
   The floor is a raw device-to-device copy of the same bytes in the same run,
   timed with CUDA events around batches of 4 and 28 copies.
 * CPU: the median of single jitted calls, out of place, as a user calls them;
@@ -116,23 +118,27 @@ def _seconds_per_step(chains: tuple[Callable, Callable], steps: tuple[int, int],
     return max(statistics.median(estimates), 1e-9)
 
 
-def _run_spans(ops: list[tuple[int, int]], runs: int) -> list[int] | None:
+def _run_spans(ops: list[tuple[int, int, str]], runs: int) -> list[int] | None:
     """Nanoseconds from first start to last end of each of `runs` identical
-    runs of one program, given one device's (start, end) operations in time
-    order: each run launches the same operations, so run i is the i-th equal
-    share. None if they do not split evenly."""
+    runs of one program, given one device's (start, end, name) operations in
+    time order: each run launches the same operations, so run i is the i-th
+    equal share. None if they do not split into shares of the same
+    operations."""
     if not ops or len(ops) % runs:
         return None
     share = len(ops) // runs
-    return [max(end for _, end in ops[i * share:(i + 1) * share]) - ops[i * share][0]
-            for i in range(runs)]
+    shares = [ops[i * share:(i + 1) * share] for i in range(runs)]
+    first = sorted(name for _, _, name in shares[0])
+    if any(sorted(name for _, _, name in run) != first for run in shares[1:]):
+        return None
+    return [max(end for _, end, _ in run) - run[0][0] for run in shares]
 
 
 def _device_spans(logdir: str, runs: int) -> list[float] | None:
     """Seconds each of `runs` runs of one program took on the GPU, from the
-    trace at `logdir` (the slowest device's span, where the program spans
-    several). None where the trace holds no GPU operations or they do not
-    split into equal runs."""
+    trace at `logdir`: on several devices, the slowest device's own span
+    (launch skew between devices is not in it). None where the trace holds
+    no GPU operations or they do not split into equal runs."""
     files = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
     if not files:
         return None
@@ -141,7 +147,7 @@ def _device_spans(logdir: str, runs: int) -> list[float] | None:
         if not plane.name.startswith("/device:GPU"):
             continue
         # Operations sit on the stream lines; the others summarize them.
-        ops = sorted((e.start_ns, e.start_ns + e.duration_ns) for line in plane.lines
+        ops = sorted((e.start_ns, e.start_ns + e.duration_ns, e.name) for line in plane.lines
                      if "Stream" in line.name for e in line.events)
         if ops:
             per_device.append(_run_spans(ops, runs))
@@ -153,12 +159,19 @@ def _device_spans(logdir: str, runs: int) -> list[float] | None:
 def _profiled_seconds_per_step(chain: Callable, steps: int, x: jax.Array, operands,
                                repeats: int) -> float | None:
     """Device seconds per step of a chain of `steps` steps (see the module's
-    timing method), or None where the profile shows no GPU operations."""
+    timing method), or None where the profile shows no GPU operations or a
+    profile cannot be taken (one is already running)."""
     carried = jax.block_until_ready(chain(jnp.copy(x), *operands))
     with tempfile.TemporaryDirectory() as logdir:
-        with jax.profiler.trace(logdir):
+        try:
+            jax.profiler.start_trace(logdir)
+        except RuntimeError:
+            return None
+        try:
             for _ in range(repeats):
                 carried = jax.block_until_ready(chain(carried, *operands))
+        finally:
+            jax.profiler.stop_trace()
         spans = _device_spans(logdir, repeats)
     return None if spans is None else max(statistics.median(spans) / steps, 1e-12)
 
@@ -180,7 +193,7 @@ def _gpu_seconds_per_step(chains: tuple[Callable, Callable], steps: tuple[int, i
     profiled = _profiled_seconds_per_step(chains[1], steps[1], x, operands, repeats)
     if profiled is not None:
         return profiled
-    warnings.warn("no GPU operations in the profile; timing from the host instead",
+    warnings.warn("no usable GPU profile of the program; timing from the host instead",
                   RuntimeWarning, stacklevel=2)
     return _seconds_per_step(chains, steps, x, operands, repeats)
 

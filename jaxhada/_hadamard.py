@@ -17,12 +17,7 @@ from jax.interpreters import ad, batching, mlir
 from . import _ffi
 from ._limits import check_transform_length
 from ._matrix import sign_matrix
-from ._partitioning import (
-    batch_partitioning_attributes,
-    by_shard,
-    is_auto_partitioned,
-    lowers_with_devices,
-)
+from ._sharding_rule import batch_partitioning_attributes
 
 # dtypes the primitive (and every kernel) computes in natively.
 _KERNEL_DTYPES = frozenset(
@@ -171,12 +166,6 @@ def _ffi_lowering(target_name: str):
             return _dense_lowering(
                 ctx, x, scale=scale, inplace=inplace, lowering=lowering
             )
-        if inplace and is_auto_partitioned(ctx):
-            # XLA's batch partitioner would drop the call's alias; by_shard
-            # lowers it per shard, where the alias stays.
-            in_place = mlir.lower_fun(_in_place_by_shard(scale, lowering),
-                                      multiple_results=False)
-            return in_place(ctx, x)
         call = jax.ffi.ffi_lowering(
             target_name,
             operand_output_aliases={0: 0} if inplace else None,
@@ -185,12 +174,6 @@ def _ffi_lowering(target_name: str):
         return call(ctx, x, scale=np.float64(scale))
 
     return lowering_rule
-
-
-@functools.lru_cache(maxsize=None)
-def _in_place_by_shard(scale, lowering):
-    return by_shard(functools.partial(
-        hadamard_transform_p.bind, scale=scale, inplace=True, lowering=lowering))
 
 
 def core_shape_is_static(shape) -> bool:
@@ -229,6 +212,5 @@ for _platform, _target in _ffi.TARGETS.items():
     mlir.register_lowering(
         hadamard_transform_p, _ffi_lowering(_target), platform=_platform
     )
-lowers_with_devices(hadamard_transform_p)
 ad.deflinear2(hadamard_transform_p, _transpose)
 batching.primitive_batchers[hadamard_transform_p] = _batch

@@ -59,7 +59,8 @@ def test_seconds_per_step_alternates_and_takes_the_median():
 def test_timing_leaves_the_array_usable():
     # jax 0.11 caches an array's device set on its sharding; the timers once
     # popped from it, which emptied it and broke the array (and, sharded, its
-    # mesh) for every later call.
+    # mesh) for every later call. (jax 0.10 returns a fresh set, so this
+    # guards the GPU machines' jax, not CI's.)
     import jax
     import jax.numpy as jnp
 
@@ -76,10 +77,14 @@ def test_timing_leaves_the_array_usable():
 def test_profiled_runs_split_into_equal_shares():
     # The GPU timer's reading of a trace: three runs of a two-operation
     # program; each run's span is its first start to its last end, gaps
-    # inside a run included, the host's time between runs not.
+    # inside a run included, the host's time between runs not. Shares that
+    # do not hold the same operations are refused.
     from jaxhada import _bench
 
-    ops = [(0, 10), (12, 30), (100, 111), (111, 140), (500, 505), (509, 520)]
+    ops = [(0, 10, "a"), (12, 30, "b"), (100, 111, "a"), (111, 140, "b"),
+           (500, 505, "a"), (509, 520, "b")]
     assert _bench._run_spans(ops, 3) == [30, 40, 20]
     assert _bench._run_spans(ops, 4) is None
     assert _bench._run_spans([], 1) is None
+    assert _bench._run_spans(ops[:4], 2) == [30, 40]
+    assert _bench._run_spans(ops[:3] + [(112, 113, "c")], 2) is None
