@@ -17,6 +17,8 @@ it into an MLIR attribute is not, so that one private import lives here, and
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 from jax.experimental.custom_partitioning import (
     BATCHING,
@@ -30,6 +32,9 @@ from jax._src.custom_partitioning_sharding_rule import (  # private: see docstri
 )
 
 _LAST_AXIS = "d"
+# aval_to_ir_type takes the module context first in jax 0.10.2 (and on),
+# the aval alone in 0.10.0 and before.
+_IR_TYPE_TAKES_CONTEXT = len(inspect.signature(mlir.aval_to_ir_type).parameters) == 2
 
 
 def _transform_rule() -> SdyShardingRule:
@@ -52,7 +57,13 @@ def batch_partitioning_attributes(ctx: mlir.LoweringRuleContext) -> dict:
     if jax.config.jax_use_shardy_partitioner:
         attributes["sdy.sharding_rule"] = sdy_sharding_rule_to_mlir(
             _transform_rule(),
-            [mlir.aval_to_ir_type(ctx.module_context, aval_in)],
-            [mlir.aval_to_ir_type(ctx.module_context, aval_out)],
+            [_ir_type(ctx, aval_in)],
+            [_ir_type(ctx, aval_out)],
         )
     return attributes
+
+
+def _ir_type(ctx: mlir.LoweringRuleContext, aval):
+    if _IR_TYPE_TAKES_CONTEXT:
+        return mlir.aval_to_ir_type(ctx.module_context, aval)
+    return mlir.aval_to_ir_type(aval)

@@ -87,7 +87,10 @@ def quantize_int4(x: ArrayLike, group_size: int = 32) -> tuple[jax.Array, jax.Ar
     # float32 for the arithmetic: bf16/fp16 inputs would otherwise round
     # x / scale before it is rounded to an integer.
     groups = x.astype(jnp.float32).reshape(*x.shape[:-1], d // group_size, group_size)
-    scales = jnp.max(jnp.abs(groups), axis=-1) / QMAX
+    # A multiply, not `/ QMAX`: some XLA versions rewrite a division by a
+    # constant as this multiply under jit but not eagerly, and the one-ulp
+    # difference moved codes at rounding ties between jit and eager.
+    scales = jnp.max(jnp.abs(groups), axis=-1) * np.float32(1 / QMAX)
     # An all-zero group would divide by zero; any divisor gives codes 0 there.
     divisor = jnp.where(scales > 0, scales, 1.0)[..., None]
     # The clip only guards rounding of x / scale a hair past 7 at the absmax.
