@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
 from jaxhada import _ffi, _hadamard  # noqa: E402
-from jaxhada._bench import fwht_reference, relative_error  # noqa: E402
+from jaxhada._bench import _platform, fwht_reference, relative_error  # noqa: E402
 
 COLLECTIVES = re.compile(
     r"all-gather|all-to-all|all-reduce|collective-permute|reduce-scatter")
@@ -67,7 +67,7 @@ class Checks:
         assert not found, f"collectives in compiled HLO: {found}"
         if self.lowering == "auto":
             # Each shard must run our kernel, not a dense fallback.
-            platform = next(iter(x.devices())).platform
+            platform = _platform(x)
             target = _ffi.TARGETS[{"gpu": "cuda"}.get(platform, platform)]
             assert target in text, f"no custom call {target} in compiled HLO"
         assert y.sharding.is_equivalent_to(x.sharding, x.ndim), (y.sharding, x.sharding)
