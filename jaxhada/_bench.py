@@ -283,14 +283,18 @@ def benchmark(
         x = jnp.asarray(
             rng.standard_normal((elements // d, d), dtype=np.float32), dtype=dtype
         )
+        # The copy right after ours, so that both run at the same clocks:
+        # an H200 lowers its SM clock once a run of work reaches its 700 W
+        # power cap (notes v17), and the dense path's matmuls would otherwise
+        # come between them.
         ours = time_per_step(_transform_step("auto"), x)
+        copy = device_copy_seconds(x)
         dense = time_per_step(_transform_step("dense"), x)
         seed_dense = None
         if d <= _SEED_DENSE_MAX_D:
             matrix = _matrix.hadamard_matrix(d, dtype)
             seed_dense = time_per_step(_seed_dense_step, x, matrix)
         elementwise = time_per_step(jnp.negative, x)
-        copy = device_copy_seconds(x)
         floor = copy if copy is not None else elementwise
         rows.append({
             "dtype": dtype.name,

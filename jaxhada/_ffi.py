@@ -61,6 +61,13 @@ def _register() -> dict[str, str]:
 TARGETS: dict[str, str] = _register()
 
 
+def target_for_backend(backend: str) -> str | None:
+    """The FFI target the transform lowers to on a jax backend ("cpu", "gpu"),
+    or None where that backend takes the dense path. jax calls NVIDIA GPUs
+    "gpu"; XLA registers their handlers for the "cuda" platform."""
+    return TARGETS.get({"gpu": "cuda"}.get(backend, backend))
+
+
 def build_info() -> dict:
     """What this install compiled, and how each platform will lower the transform.
 

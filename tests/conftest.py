@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import scipy.linalg  # noqa: E402
 
-from jaxhada import _hadamard, build_info  # noqa: E402
+from jaxhada import _ffi, _hadamard, build_info  # noqa: E402
 from jaxhada._bench import relative_error  # noqa: E402
 
 # Relative L2 error bounds vs float64 (DEVELOPERS.md).
@@ -32,8 +32,7 @@ ALL_D = [2**k for k in range(16)]  # 1 ... 32768
 def lowerings():
     """The lowerings this install can run on the default backend."""
     names = ["dense"]
-    platform = jax.default_backend()
-    if build_info()["lowering"].get("cuda" if platform == "gpu" else platform, "dense") != "dense":
+    if _ffi.target_for_backend(jax.default_backend()) is not None:
         names.insert(0, "auto")
     return names
 

@@ -20,7 +20,10 @@ if __name__ == "__main__" and "--gpu" not in sys.argv:
 
 import jax  # noqa: E402
 
-jax.config.update("jax_enable_x64", True)
+if __name__ == "__main__":
+    # The same config as the test suite (tests/conftest.py), in the script's
+    # own process only: tests/gpu/sharded_timing.py imports assert_local.
+    jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,6 +34,19 @@ from jaxhada._bench import _platform, fwht_reference, relative_error  # noqa: E4
 
 COLLECTIVES = re.compile(
     r"all-gather|all-to-all|all-reduce|collective-permute|reduce-scatter")
+
+
+def assert_local(f, x, y, lowering):
+    """The compiled program of jitted f for x holds no collective and, for
+    the "auto" lowering, our custom call (each shard runs our kernel, not a
+    dense fallback); y = f(x) is sharded like x."""
+    text = f.lower(x).compile().as_text()
+    found = sorted(set(COLLECTIVES.findall(text)))
+    assert not found, f"collectives in compiled HLO: {found}"
+    if lowering == "auto":
+        target = _ffi.target_for_backend(_platform(x))
+        assert target is not None and target in text, f"no custom call {target} in compiled HLO"
+    assert y.sharding.is_equivalent_to(x.sharding, x.ndim), (y.sharding, x.sharding)
 
 
 def make_mesh(shape, names):
@@ -62,15 +78,7 @@ class Checks:
         assert err <= bound, f"relative error {err:.2e}"
 
     def assert_local(self, f, x, y):
-        text = f.lower(x).compile().as_text()
-        found = sorted(set(COLLECTIVES.findall(text)))
-        assert not found, f"collectives in compiled HLO: {found}"
-        if self.lowering == "auto":
-            # Each shard must run our kernel, not a dense fallback.
-            platform = _platform(x)
-            target = _ffi.TARGETS[{"gpu": "cuda"}.get(platform, platform)]
-            assert target in text, f"no custom call {target} in compiled HLO"
-        assert y.sharding.is_equivalent_to(x.sharding, x.ndim), (y.sharding, x.sharding)
+        assert_local(f, x, y, self.lowering)
 
     def batch_sharded_1d(self):
         x = self.put((4 * len(jax.devices()), 7, 256), self.mesh1, P("x"))

@@ -8,19 +8,29 @@
 //   kernel_check --shared-memory   --quick from d = 2048 on (for racecheck and
 //                          synccheck: the sizes that kernels with shared memory
 //                          serve in some build)
-//   kernel_check --time    the timing table only (to compare builds)
+//   kernel_check --time [N]  the timing table only (to compare builds), at
+//                          2^N elements a call (default 27)
+//   kernel_check --soak [S]  each of a few cases back to back for S seconds
+//                          (default 2): time, SM clock and power at the end
 //
 // The kernel's translation unit is included, not linked, so the test can also
 // drive the launcher with a smaller shared-memory budget and so check the
 // path that GPUs with less shared memory than an H100 take.
 #include "../../xla_ffi/hadamard_cuda_kernel.cu"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -331,40 +341,82 @@ float TimeMs(Fn&& fn, cudaEvent_t a, cudaEvent_t b, int batch = 5) {
   return MedianMs(ms);
 }
 
-// 128 Mi elements per call: 256 MiB (16-bit) or 512 MiB (f32) each way, far
-// beyond the 50 MB L2, so no buffer rotation is needed. Out of place (in ->
-// out) and in place (out -> out, as under donation); the ratios are to the
-// same copy. Returns the worst out-of-place and in-place ratios.
+// A plain copy through the SMs: one 16-byte vector a thread, each block a
+// contiguous 4 KB. The best of the copy kernels `shape_copy.cu` timed (notes
+// v12: 1.017 of cudaMemcpy out of place on the H200), timed beside each case
+// as a second reference: what any kernel that streams its data through the
+// SMs pays before it computes anything.
+__global__ void __launch_bounds__(256) SmCopy(const uint4* in, uint4* out, int64_t n) {
+  const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = in[i];
+}
+
+// Milliseconds a call of each of fns, timed as TimeMs does but with their
+// batches interleaved, so that each sees the same clocks and power: on the
+// H200 a run of heavy calls can reach the 700 W cap and lower the SM clock
+// within a second (notes v17), so a copy timed once before a table is not
+// timed under the conditions of the calls compared with it.
+template <int kN>
+std::array<float, kN> TimeInterleavedMs(const std::array<std::function<void()>, kN>& fns,
+                                        cudaEvent_t a, cudaEvent_t b, int batch = 5) {
+  constexpr int kWarmup = 3, kReps = 11;
+  for (const auto& fn : fns)
+    for (int i = 0; i < kWarmup; ++i) fn();
+  CUDA_CHECK(cudaDeviceSynchronize());
+  std::array<std::vector<float>, kN> ms;
+  for (int i = 0; i < kReps; ++i)
+    for (int f = 0; f < kN; ++f) {
+      CUDA_CHECK(cudaEventRecord(a));
+      for (int k = 0; k < batch; ++k) fns[f]();
+      CUDA_CHECK(cudaEventRecord(b));
+      CUDA_CHECK(cudaEventSynchronize(b));
+      float t = 0;
+      CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
+      ms[f].push_back(t / batch);
+    }
+  std::array<float, kN> median;
+  for (int f = 0; f < kN; ++f) median[f] = MedianMs(ms[f]);
+  return median;
+}
+
+// 2^log2_elems elements per call: by default 128 Mi, 256 MiB (16-bit) or 512
+// MiB (f32) each way, far beyond the 60 MB L2, so no buffer rotation is
+// needed. Out of place (in -> out) and in place (out -> out, as under
+// donation), each against a copy of the same bytes timed beside it. Returns
+// the worst out-of-place and in-place ratios.
 template <typename T>
-void TimeType(void* in_raw, void* out_raw, double (&worst)[2]) {
-  constexpr int64_t kElems = int64_t{1} << 27;
+void TimeType(void* in_raw, void* out_raw, int log2_elems, double (&worst)[2]) {
+  const int64_t elems = int64_t{1} << log2_elems;
   T* in = static_cast<T*>(in_raw);
   T* out = static_cast<T*>(out_raw);
-  Fill(in, kElems, ++g_seed);
-  Fill(out, kElems, ++g_seed);
+  Fill(in, elems, ++g_seed);
+  Fill(out, elems, ++g_seed);
   cudaEvent_t a, b;
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
-  const size_t bytes = kElems * sizeof(T);
-  const float copy_ms = TimeMs(
-      [&] { CUDA_CHECK(cudaMemcpyAsync(out, in, bytes, cudaMemcpyDeviceToDevice, nullptr)); }, a, b);
+  const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
+  const int64_t sm_copy_blocks = (static_cast<int64_t>(bytes / 16) + 255) / 256;
   for (int log2_d : {4, 6, 7, 8, 10, 12, 14, 15}) {
-    const int64_t rows = kElems >> log2_d;
+    const int64_t rows = elems >> log2_d;
     const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
-    float ms[2];
-    for (int in_place = 0; in_place < 2; ++in_place) {
-      const T* src = in_place ? out : in;
-      ms[in_place] = TimeMs(
-          [&] {
-            CUDA_CHECK(jaxhada::LaunchHadamardTransform<T>(nullptr, src, out, rows, log2_d, scale));
-          },
-          a, b);
-    }
-    const double ratio[2] = {ms[0] / copy_ms, ms[1] / copy_ms};
+    auto transform = [&](const T* src) {
+      CUDA_CHECK(jaxhada::LaunchHadamardTransform<T>(nullptr, src, out, rows, log2_d, scale));
+    };
+    const std::array<float, 4> ms = TimeInterleavedMs<4>(
+        {[&] { CUDA_CHECK(cudaMemcpyAsync(out, in, bytes, cudaMemcpyDeviceToDevice, nullptr)); },
+         [&] { transform(in); }, [&] { transform(out); },
+         [&] {
+           SmCopy<<<static_cast<unsigned>(sm_copy_blocks), 256>>>(reinterpret_cast<const uint4*>(in),
+                                           reinterpret_cast<uint4*>(out), bytes / 16);
+           CUDA_CHECK(cudaGetLastError());
+         }},
+        a, b);
+    const double ratio[2] = {ms[1] / ms[0], ms[2] / ms[0]};
     for (int k = 0; k < 2; ++k) worst[k] = std::max(worst[k], ratio[k]);
-    std::printf("| %-4s | %5lld | %9.4f | %7.4f | %5.3f | %5.3f | %6.0f |%s\n", TypeInfo<T>::kName,
-                (long long)(int64_t{1} << log2_d), ms[0], copy_ms, ratio[0], ratio[1],
-                2.0 * bytes / ms[0] * 1e-6, std::max(ratio[0], ratio[1]) > 1.05 ? " > 1.05" : "");
+    std::printf("| %-4s | %5lld | %9.4f | %7.4f | %5.3f | %5.3f | %6.0f | %5.3f |%s\n",
+                TypeInfo<T>::kName, (long long)(int64_t{1} << log2_d), ms[1], ms[0], ratio[0],
+                ratio[1], 2.0 * bytes / ms[1] * 1e-6, ms[3] / ms[0],
+                std::max(ratio[0], ratio[1]) > 1.05 ? " > 1.05" : "");
   }
   CUDA_CHECK(cudaEventDestroy(a));
   CUDA_CHECK(cudaEventDestroy(b));
@@ -420,6 +472,179 @@ void TimeDecode() {
   CUDA_CHECK(cudaStreamDestroy(stream));
 }
 
+// --soak: each case runs back to back for `seconds`, as a long stretch of
+// work would, and is timed over its last second, while a thread samples the
+// SM clock, the board power and whether the power cap is holding the clock
+// down (nvidia-smi every 50 ms). On the H200 our kernels reach the 700 W cap
+// within about a second and the SM clock drops; the copy does not (notes
+// v17). 1 GiB each way a call.
+class GpuSampler {
+ public:
+  struct Sample {
+    double t;
+    int sm_mhz;
+    double watts;
+    bool capped;
+  };
+  GpuSampler() {
+    // The shell prints its pid and becomes nvidia-smi, which samples until
+    // it is killed.
+    pipe_ = popen("echo $$; exec nvidia-smi -i 0 --query-gpu=clocks.sm,power.draw,"
+                  "clocks_event_reasons.sw_power_cap --format=csv,noheader,nounits -lms 50",
+                  "r");
+    char line[64];
+    if (pipe_ && std::fgets(line, sizeof line, pipe_)) {
+      pid_ = std::atoi(line);
+      reader_ = std::thread([this] { Read(); });
+    }
+  }
+  ~GpuSampler() {
+    if (!pipe_) return;
+    if (pid_ > 0) kill(pid_, SIGTERM);
+    if (reader_.joinable()) reader_.join();
+    pclose(pipe_);
+  }
+  // The samples taken between host times a and b (seconds).
+  std::vector<Sample> Between(double a, double b) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Sample> out;
+    for (const Sample& s : samples_)
+      if (s.t >= a && s.t <= b) out.push_back(s);
+    return out;
+  }
+  static double Now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+ private:
+  void Read() {
+    char line[256];
+    while (std::fgets(line, sizeof line, pipe_)) {
+      Sample s{Now(), 0, 0.0, false};
+      char reason[64] = {};
+      if (std::sscanf(line, "%d, %lf, %63s", &s.sm_mhz, &s.watts, reason) == 3) {
+        s.capped = std::strncmp(reason, "Active", 6) == 0;
+        std::lock_guard<std::mutex> lock(mutex_);
+        samples_.push_back(s);
+      }
+    }
+  }
+  FILE* pipe_ = nullptr;
+  int pid_ = 0;
+  std::thread reader_;
+  std::mutex mutex_;
+  std::vector<Sample> samples_;
+};
+
+// Milliseconds a call over the last second of `seconds` of back-to-back
+// batches of 20 calls (median), and the sampler's view of that second.
+struct SoakResult {
+  float ms;
+  int mhz_min, mhz_max;
+  double watts_min, watts_max;
+  int capped, samples;
+};
+template <typename Fn>
+SoakResult Soak(Fn&& fn, double seconds, GpuSampler& sampler, cudaEvent_t a, cudaEvent_t b) {
+  std::vector<float> last;
+  const double t0 = GpuSampler::Now();
+  for (double t = 0; t < seconds; t = GpuSampler::Now() - t0) {
+    CUDA_CHECK(cudaEventRecord(a));
+    for (int k = 0; k < 20; ++k) fn();
+    CUDA_CHECK(cudaEventRecord(b));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    if (GpuSampler::Now() - t0 > seconds - 1.0) last.push_back(ms / 20);
+  }
+  SoakResult r{MedianMs(last), 1 << 30, 0, 1e9, 0, 0, 0};
+  const double t1 = GpuSampler::Now();
+  for (const auto& s : sampler.Between(t1 - 1.0, t1)) {
+    r.mhz_min = std::min(r.mhz_min, s.sm_mhz);
+    r.mhz_max = std::max(r.mhz_max, s.sm_mhz);
+    r.watts_min = std::min(r.watts_min, s.watts);
+    r.watts_max = std::max(r.watts_max, s.watts);
+    r.capped += s.capped;
+    ++r.samples;
+  }
+  return r;
+}
+
+void SoakTable(double seconds) {
+  constexpr size_t kBytes = size_t{1} << 30;
+  void *in = nullptr, *out = nullptr;
+  CUDA_CHECK(cudaMalloc(&in, kBytes));
+  CUDA_CHECK(cudaMalloc(&out, kBytes));
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  GpuSampler sampler;
+  std::printf("| case (1 GiB each way, %.0f s back to back) | ms a call, last second | ratio | "
+              "SM MHz | board W | power-capped samples |\n|---|---|---|---|---|---|\n",
+              seconds);
+  float copy_ms = 0;
+  auto row = [&](const char* what, const SoakResult& r) {
+    if (r.samples == 0)
+      std::printf("| %s | %.4f | %.3f | n/a | n/a | n/a |\n", what, r.ms, r.ms / copy_ms);
+    else
+      std::printf("| %s | %.4f | %.3f | %d-%d | %.0f-%.0f | %d/%d |\n", what, r.ms, r.ms / copy_ms,
+                  r.mhz_min, r.mhz_max, r.watts_min, r.watts_max, r.capped, r.samples);
+    std::fflush(stdout);
+  };
+  auto copy = [&] { CUDA_CHECK(cudaMemcpyAsync(out, in, kBytes, cudaMemcpyDeviceToDevice, nullptr)); };
+  Fill(static_cast<__nv_bfloat16*>(in), kBytes / 2, ++g_seed);
+  SoakResult first_copy = Soak(copy, seconds, sampler, a, b);
+  copy_ms = first_copy.ms;
+  row("cudaMemcpyAsync", first_copy);
+  row("SM copy kernel", Soak(
+                            [&] {
+                              SmCopy<<<kBytes / 16 / 256, 256>>>(static_cast<const uint4*>(in),
+                                                                 static_cast<uint4*>(out),
+                                                                 kBytes / 16);
+                              CUDA_CHECK(cudaGetLastError());
+                            },
+                            seconds, sampler, a, b));
+  auto transform = [&](auto tag, const char* name, int log2_d, bool in_place) {
+    using T = decltype(tag);
+    const int64_t elems = kBytes / sizeof(T), rows = elems >> log2_d;
+    Fill(static_cast<T*>(in), elems, ++g_seed);
+    Fill(static_cast<T*>(out), elems, ++g_seed);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
+    const T* src = static_cast<const T*>(in_place ? out : in);
+    char what[64];
+    std::snprintf(what, sizeof what, "%s d = %d %s", name, 1 << log2_d,
+                  in_place ? "in place" : "out of place");
+    row(what, Soak(
+                  [&] {
+                    CUDA_CHECK(jaxhada::LaunchHadamardTransform<T>(nullptr, src,
+                                                                  static_cast<T*>(out), rows,
+                                                                  log2_d, scale));
+                  },
+                  seconds, sampler, a, b));
+  };
+  const __nv_bfloat16 bf16{};
+  const __half f16{};
+  transform(bf16, "bf16", 8, false);
+  transform(bf16, "bf16", 12, false);
+  transform(bf16, "bf16", 12, true);
+  transform(bf16, "bf16", 14, false);
+  transform(f16, "f16", 14, false);
+  transform(bf16, "bf16", 14, true);
+  transform(bf16, "bf16", 15, false);
+  transform(bf16, "bf16", 15, true);
+  transform(f16, "f16", 15, true);
+  transform(0.0f, "f32", 14, true);
+  transform(0.0f, "f32", 15, false);
+  transform(0.0f, "f32", 15, true);
+  Fill(static_cast<__nv_bfloat16*>(in), kBytes / 2, ++g_seed);
+  row("cudaMemcpyAsync again", Soak(copy, seconds, sampler, a, b));
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+  CUDA_CHECK(cudaFree(in));
+  CUDA_CHECK(cudaFree(out));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -432,7 +657,18 @@ int main(int argc, char** argv) {
   const bool shared_memory = mode == "--shared-memory";
   const bool quick = mode == "--quick" || shared_memory;
   const int min_log2_d = shared_memory ? 11 : 0;
+  if (mode == "--soak") {
+    SoakTable(argc > 2 ? std::atof(argv[2]) : 2.0);
+    return 0;
+  }
   const bool check = mode != "--time";
+  // --time N: 2^N elements a timed call (default 27; at least 27, so that
+  // every call moves 256 MiB or more each way).
+  const int log2_elems = mode == "--time" && argc > 2 ? std::atoi(argv[2]) : 27;
+  if (log2_elems < 27 || log2_elems > 31) {
+    std::printf("--time N takes N in 27..31\n");
+    return 2;
+  }
   cudaDeviceProp prop;
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   std::printf("device: %s, %d SMs, %zu KB smem/block opt-in, L2 %d MB\n", prop.name,
@@ -455,15 +691,16 @@ int main(int argc, char** argv) {
 
   if (!quick) {
     void *in = nullptr, *out = nullptr;
-    const size_t bytes = (size_t{1} << 27) * sizeof(float);
+    const size_t bytes = (size_t{1} << log2_elems) * sizeof(float);
     CUDA_CHECK(cudaMalloc(&in, bytes));
     CUDA_CHECK(cudaMalloc(&out, bytes));
     double worst[2] = {0, 0};
-    std::printf("| dtype | d | kernel ms | copy ms | ratio | in place | GB/s |\n"
-                "|---|---|---|---|---|---|---|\n");
-    TimeType<__nv_bfloat16>(in, out, worst);
-    TimeType<__half>(in, out, worst);
-    TimeType<float>(in, out, worst);
+    std::printf("2^%d elements a call\n", log2_elems);
+    std::printf("| dtype | d | kernel ms | copy ms | ratio | in place | GB/s | SM copy |\n"
+                "|---|---|---|---|---|---|---|---|\n");
+    TimeType<__nv_bfloat16>(in, out, log2_elems, worst);
+    TimeType<__half>(in, out, log2_elems, worst);
+    TimeType<float>(in, out, log2_elems, worst);
     std::printf("worst ratio to the copy: %.3f out of place, %.3f in place\n", worst[0], worst[1]);
     CUDA_CHECK(cudaFree(in));
     CUDA_CHECK(cudaFree(out));

@@ -29,7 +29,13 @@
 
 namespace {
 
-constexpr int64_t kBytes = int64_t{1} << 28;  // 128 Mi bf16 elements
+// Bytes each way: 256 MiB (128 Mi bf16 elements) unless the first argument
+// names another size in MiB, to see how a shape's ratio moves with size.
+int64_t g_bytes = int64_t{1} << 28;
+// Only the shapes whose description contains this (the second argument).
+const char* g_only = "";
+
+bool Wanted(const char* what) { return std::strstr(what, g_only) != nullptr; }
 constexpr int kReps = 20;
 
 __host__ __device__ constexpr int Log2(int n) { return n > 1 ? 1 + Log2(n / 2) : 0; }
@@ -293,17 +299,17 @@ template <class Launch>
 bool CopiesEveryByte(uint4* in, uint4* out, Launch&& launch) {
   static unsigned char *ha = nullptr, *hb = nullptr;
   if (!ha) {
-    ha = static_cast<unsigned char*>(std::malloc(kBytes));
-    hb = static_cast<unsigned char*>(std::malloc(kBytes));
+    ha = static_cast<unsigned char*>(std::malloc(g_bytes));
+    hb = static_cast<unsigned char*>(std::malloc(g_bytes));
   }
-  for (int64_t i = 0; i < kBytes; ++i) ha[i] = static_cast<unsigned char>((i * 2654435761u) >> 13);
-  CUDA_CHECK(cudaMemcpy(in, ha, kBytes, cudaMemcpyHostToDevice));
-  CUDA_CHECK(cudaMemset(out, 0, kBytes));
+  for (int64_t i = 0; i < g_bytes; ++i) ha[i] = static_cast<unsigned char>((i * 2654435761u) >> 13);
+  CUDA_CHECK(cudaMemcpy(in, ha, g_bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemset(out, 0, g_bytes));
   launch(in, out);
   CUDA_CHECK(cudaDeviceSynchronize());
-  CUDA_CHECK(cudaMemcpy(hb, out, kBytes, cudaMemcpyDeviceToHost));
-  CUDA_CHECK(cudaMemset(in, 0x3c, kBytes));
-  return std::memcmp(ha, hb, kBytes) == 0;
+  CUDA_CHECK(cudaMemcpy(hb, out, g_bytes, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemset(in, 0x3c, g_bytes));
+  return std::memcmp(ha, hb, g_bytes) == 0;
 }
 
 // Every shape's kernel: (in, out, rows).
@@ -376,20 +382,22 @@ void TimeRow(const char* what, const Shape& shape, uint4* in, uint4* out, float 
 
 template <int kThreads, int kLoads, int kStages, int kMinBlocks = 1>
 void Row(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+  if (!Wanted(what)) return;
   auto kernel = RowCopy<kThreads, kLoads, kStages, kMinBlocks>;
   const int smem = SmemFor(what, kernel, blocks_per_sm, 0, 0);
-  TimeRow(what, Shape(kernel, kThreads, smem, kBytes / 16 / (kThreads * kLoads)), in, out,
+  TimeRow(what, Shape(kernel, kThreads, smem, g_bytes / 16 / (kThreads * kLoads)), in, out,
           copy_ms);
 }
 
 // The plain copies through the engine are checked before they are timed.
 template <int kThreads, int kLoads, int kStages, int kPieces, bool kBulkStore, int kMinBlocks = 1>
 void BulkRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+  if (!Wanted(what)) return;
   auto kernel = BulkRowCopy<kThreads, kLoads, kStages, kPieces, kBulkStore, kMinBlocks>;
   const int row_bytes = kThreads * kLoads * 16;
   const int smem = SmemFor(what, kernel, blocks_per_sm, 128, row_bytes);  // 128: the mbarrier
   if (smem < 0) return;
-  TimeRow(what, Shape(kernel, kThreads, smem, kBytes / row_bytes), in, out, copy_ms,
+  TimeRow(what, Shape(kernel, kThreads, smem, g_bytes / row_bytes), in, out, copy_ms,
           /*check=*/kStages == 0);
 }
 
@@ -399,6 +407,7 @@ void BulkRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float c
 template <int kThreads, int kLoads, int kStages, int kSlots, bool kDynamic, int kMinBlocks = 1,
           bool kHostReset = false>
 void PipelinedRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, float copy_ms) {
+  if (!Wanted(what)) return;
   auto kernel = PipelinedRowCopy<kThreads, kLoads, kStages, kSlots, kDynamic, kMinBlocks, kHostReset>;
   const int row_bytes = kThreads * kLoads * 16;
   // 256: the static mbarriers and row numbers.
@@ -406,23 +415,25 @@ void PipelinedRow(const char* what, uint4* in, uint4* out, int blocks_per_sm, fl
   if (smem < 0) return;
   void* counter = nullptr;
   if (kHostReset) CUDA_CHECK(cudaGetSymbolAddress(&counter, g_next_row));
-  TimeRow(what, Shape(kernel, kThreads, smem, kBytes / row_bytes, /*persistent=*/true, counter),
+  TimeRow(what, Shape(kernel, kThreads, smem, g_bytes / row_bytes, /*persistent=*/true, counter),
           in, out, copy_ms, /*check=*/kStages == 0);
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) g_bytes = std::atoll(argv[1]) << 20;
+  if (argc > 2) g_only = argv[2];
   uint4 *in = nullptr, *out = nullptr;
-  CUDA_CHECK(cudaMalloc(&in, kBytes));
-  CUDA_CHECK(cudaMalloc(&out, kBytes));
-  CUDA_CHECK(cudaMemset(in, 0x3c, kBytes));
+  CUDA_CHECK(cudaMalloc(&in, g_bytes));
+  CUDA_CHECK(cudaMalloc(&out, g_bytes));
+  CUDA_CHECK(cudaMemset(in, 0x3c, g_bytes));
   cudaDeviceProp prop;
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   const float copy_ms =
-      TimeMs([&] { CUDA_CHECK(cudaMemcpyAsync(out, in, kBytes, cudaMemcpyDeviceToDevice)); });
-  std::printf("%s: copy of 256 MiB %.4f ms (%.0f GB/s read + write)\n", prop.name, copy_ms,
-              2.0 * kBytes / copy_ms * 1e-6);
+      TimeMs([&] { CUDA_CHECK(cudaMemcpyAsync(out, in, g_bytes, cudaMemcpyDeviceToDevice)); });
+  std::printf("%s: copy of %lld MiB %.4f ms (%.0f GB/s read + write)\n", prop.name,
+              static_cast<long long>(g_bytes >> 20), copy_ms, 2.0 * g_bytes / copy_ms * 1e-6);
   std::printf("| threads x 16-byte loads a thread (row bytes) | blocks an SM | registers | "
               "local bytes | ratio to copy | in place |\n|---|---|---|---|---|---|\n");
   Row<128, 16, 0>("128 x 16 (32 KB): 16-bit d = 16384's shape", in, out, 3, copy_ms);
@@ -440,6 +451,12 @@ int main() {
   Row<256, 8, 10>("256 x 8, 10 stages", in, out, 3, copy_ms);
   Row<256, 8, 10, 3>("256 x 8, 10 stages, registers for 3 blocks an SM", in, out, 3, copy_ms);
   Row<256, 8, 12, 3>("256 x 8, 12 stages, registers for 3 blocks an SM", in, out, 3, copy_ms);
+  // 512 threads a row, 32 values a thread (v17): two blocks an SM at 64
+  // registers, or three at 40.
+  Row<512, 4, 0>("512 x 4, 2 blocks an SM", in, out, 2, copy_ms);
+  Row<512, 4, 10, 2>("512 x 4, 10 stages, registers for 2 an SM", in, out, 2, copy_ms);
+  Row<512, 4, 12, 2>("512 x 4, 12 stages, registers for 2 an SM", in, out, 2, copy_ms);
+  Row<512, 4, 10, 3>("512 x 4, 10 stages, registers for 3 an SM", in, out, 3, copy_ms);
   // Near a flat copy: one or two vectors a thread, many blocks an SM.
   Row<256, 1, 0>("256 x 1 (4 KB)", in, out, 8, copy_ms);
   Row<256, 2, 0>("256 x 2 (8 KB)", in, out, 8, copy_ms);
