@@ -624,7 +624,10 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // with the fence below (notes v15). Out of place the same copies measured
 // 1-2% slower than each thread's cp.async, so that form stays.
 //
-// In place, f32: each block arrives on the cluster barrier once its loads are
+// In place, f32: the same idea through a ring of two slots in shared memory
+// (HadamardRowPairInPlaceKernel, below the row path). The form before it,
+// still built with -DJAXHADA_F32_PAIR_RING=0 and described here, fences:
+// each block arrives on the cluster barrier once its loads are
 // consumed and waits before its first store. The arrive must release the
 // block's loads, and a release at cluster scope
 // compiles to a GPU-wide fence (MEMBAR.ALL.GPU) in each warp that executes
@@ -663,6 +666,18 @@ __device__ __forceinline__ void PairWait(bool when) {
       : "memory");
 #else
   TrapIf(when);
+#endif
+}
+
+// Until the phase of the mbarrier at shared address `bar` whose parity is
+// `parity` has completed.
+__device__ __forceinline__ void MbarrierWait(uint32_t bar, uint32_t parity) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile(
+      "{\n.reg .pred done;\nwait:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait;\n}\n" ::"r"(bar),
+      "r"(parity) : "memory");
 #endif
 }
 
@@ -725,13 +740,7 @@ struct PairRowLoad {
   }
   // Every thread: until piece g of both halves has landed.
   static __device__ __forceinline__ void Wait(uint64_t* bar, uint32_t parity) {
-#if __CUDA_ARCH__ >= 900
-    asm volatile(
-        "{\n.reg .pred done;\nwait:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra wait;\n}\n" ::"r"(SharedAddress(bar)),
-        "r"(parity) : "memory");
-#endif
+    MbarrierWait(SharedAddress(bar), parity);
   }
 };
 
@@ -837,6 +846,26 @@ __device__ __forceinline__ void StoreQuad(float* p, const float (&v)[128], int m
   *reinterpret_cast<float4*>(p) = make_float4(v[4 * m], v[4 * m + 1], v[4 * m + 2], v[4 * m + 3]);
 }
 
+// The row's 14 index bits in registers, layout A -> B -> A: seven bits,
+// the exchange into B, seven more, the exchange back. A thread writes, in
+// B -> A, exactly the words of X it read in A -> B, so two barriers do; the
+// caller guards X against the previous row (or its staged data) itself.
+template <int kLogW>
+__device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* xb) {
+  RegButterflies(v, 0x7Fu);
+#pragma unroll
+  for (int j = 0; j < 128; ++j) xa[RowXWord<kLogW, false>(j)] = v[j];
+  __syncthreads();
+#pragma unroll
+  for (int m = 0; m < 32; ++m) LoadQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
+  RegButterflies(v, 0x7Fu);
+#pragma unroll
+  for (int m = 0; m < 32; ++m) StoreQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
+  __syncthreads();
+#pragma unroll
+  for (int j = 0; j < 128; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
+}
+
 // kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
 // of a row's pair (the pair path above) transforms lo ± hi, hi added as
 // fma(hi, ±1, lo): one exact product, one rounding, like any butterfly.
@@ -890,23 +919,172 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // kernel around it (notes v13).
       PairArrive(pair_sync, t);
     }
-    RegButterflies(v, 0x7Fu);
-#pragma unroll
-    for (int j = 0; j < Tr::kV; ++j) xa[RowXWord<kLogW, false>(j)] = v[j];
-    __syncthreads();
-#pragma unroll
-    for (int m = 0; m < Tr::kV / 4; ++m) LoadQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
-    RegButterflies(v, 0x7Fu);
-#pragma unroll
-    for (int m = 0; m < Tr::kV / 4; ++m) StoreQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
-    __syncthreads();
-#pragma unroll
-    for (int j = 0; j < Tr::kV; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
+    RowTransform<kLogW>(v, xa, xb);
     PairWait(pair_sync);
     T* dst = out + row * kRowD + half * Tr::kD + t * kW;
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c)
       StoreVec<T>(dst + c * Tr::kThreads * kW, v, c * kW, scale);
+  }
+}
+
+// The in-place f32 pair (d = 32768) with no fence between its blocks, as
+// the 16-bit pair does it (PairRowLoad): each block reads only its own half
+// of the row from device memory, with multicast bulk copies that land in
+// both blocks. A block's stores go to the half that only its own copies
+// read, and once its mbarriers say the whole row has landed, nothing of it
+// is left to read. In f32 the row (128 KB) does not fit beside X, so it
+// comes through a ring of two 32 KB slots in X: piece k (16 KB of each half)
+// lands in slot k % 2, lo then hi, on that slot's `full` mbarrier.
+// Before piece k + 2 overwrites a slot, both blocks must have read it. Each
+// block meets a barrier after its reads, then its thread 0 arrives on its
+// own and its partner's `empty` mbarrier, and waits there for the partner's
+// arrival before it starts the next copy. The arrival is at CTA scope, as in
+// CUTLASS's multicast pipelines, so no GPU-wide fence is issued: 1.07 of the
+// copy in place on the H200 against 1.12 with the fence (notes v17).
+// -DJAXHADA_F32_PAIR_RING=0 builds the fenced form (HadamardRowKernel in
+// place), to time against.
+// -DJAXHADA_RACECHECK_HANDOFF=1 (kernel_check.sh --racecheck) adds a
+// cluster barrier at each slot handoff. compute-sanitizer's racecheck does
+// not follow an arrival on another block's mbarrier: it reports the
+// partner's copy into a slot against this block's reads of it, also with a
+// release at cluster scope. With the barrier, which it does follow, it
+// reports nothing (notes v17).
+#ifndef JAXHADA_F32_PAIR_RING
+#define JAXHADA_F32_PAIR_RING 1
+#endif
+#ifndef JAXHADA_RACECHECK_HANDOFF
+#define JAXHADA_RACECHECK_HANDOFF 0
+#endif
+
+struct PairRing {
+  static constexpr int kPieces = 4;                            // a half, in pieces
+  static constexpr int kPieceBytes = (1 << 14) * 4 / kPieces;  // of one half
+  static constexpr int kSlotFloats = 2 * kPieceBytes / 4;      // lo's piece, then hi's
+  // After X: full[0], full[1], empty[0], empty[1], 8 bytes each. Addressed
+  // by their shared-memory address (`bars`, that of full[0]), which the
+  // compiler can recompute, rather than by pointers held in registers.
+  static constexpr int kBarrierBytes = 4 * 8;
+  static __device__ __forceinline__ uint32_t Full(uint32_t bars, int s) { return bars + 8 * s; }
+  static __device__ __forceinline__ uint32_t Empty(uint32_t bars, int s) {
+    return bars + 16 + 8 * s;
+  }
+
+  // Thread 0, before the pair's first row; the cluster barrier that every
+  // thread then meets (PairRowLoad::Sync) makes them visible to the partner.
+  static __device__ __forceinline__ void InitBarriers(uint32_t bars) {
+#if __CUDA_ARCH__ >= 900
+    for (int s = 0; s < 2; ++s) {
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(Full(bars, s)) : "memory");
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 2;\n" ::"r"(Empty(bars, s)) : "memory");
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#else
+    TrapIf(true);
+#endif
+  }
+  // Thread 0: piece k of this block's half (src) into slot k % 2 of both
+  // blocks, counted on both blocks' full[k % 2], which expects both halves.
+  static __device__ __forceinline__ void Start(uint32_t bars, uint32_t x, int half, int k,
+                                               const float* src) {
+#if __CUDA_ARCH__ >= 900
+    const int s = k & 1;
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(Full(bars, s)),
+                 "n"(2 * kPieceBytes) : "memory");
+    asm volatile(
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+        " [%0], [%1], %2, [%3], %4;\n" ::"r"(x + s * kSlotFloats * 4 + half * kPieceBytes),
+        "l"(src + k * (kPieceBytes / 4)), "n"(kPieceBytes), "r"(Full(bars, s)),
+        "h"(static_cast<unsigned short>(0x3)) : "memory");
+#endif
+  }
+  // Thread 0, once every thread of its block has read slot s (a barrier):
+  // orders those reads before the copies that will overwrite the slot (a
+  // proxy fence), arrives on this block's and the partner's empty[s], then
+  // waits until the partner has arrived too. The local arrive's phase token
+  // says which phase to wait for, so no parity is carried from row to row
+  // (one register fewer: the kernel is at its cap, and spilled with it).
+  static __device__ __forceinline__ void ReleaseAndAcquire(uint32_t bars, int s, int partner) {
+    [[maybe_unused]] const uint32_t empty = Empty(bars, s);
+#if __CUDA_ARCH__ >= 900
+    asm volatile(
+        "{\n .reg .b32 remote;\n .reg .b64 phase;\n .reg .pred done;\n"
+        " fence.proxy.async.shared::cta;\n"
+        " mbarrier.arrive.shared::cta.b64 phase, [%0];\n"
+        " mapa.shared::cluster.u32 remote, %0, %1;\n"
+        " mbarrier.arrive.shared::cluster.b64 _, [remote];\n"
+        "wait:\n"
+        " mbarrier.try_wait.shared::cta.b64 done, [%0], phase;\n"
+        " @!done bra wait;\n}\n" ::"r"(empty),
+        "r"(partner) : "memory");
+#endif
+  }
+};
+
+template <typename T>
+__global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
+    HadamardRowPairInPlaceKernel(const T* in, T* out, int64_t rows, float scale) {
+  using Tr = RowTraits<T>;
+  static_assert(PairRing::kPieces * PairRing::kPieceBytes == Tr::kD * 4, "pieces cover a half");
+  static_assert(2 * PairRing::kSlotFloats <= Tr::kD, "two slots fit in X");
+  static_assert(PairRing::kPieceBytes % (Tr::kThreads * Tr::kW * 4) == 0, "whole chunks a piece");
+  constexpr int kLogW = Tr::kLogW;
+  constexpr int kW = Tr::kW;
+  constexpr int kChunksPerPiece = Tr::kChunks / PairRing::kPieces;
+  constexpr int kChunkFloats = Tr::kThreads * kW;
+  constexpr int64_t kRowD = 2 * Tr::kD;
+  constexpr int kBarrierOffset = (Tr::kSmem + 7) / 8 * 8;
+  extern __shared__ uint4 smem[];
+  float* X = reinterpret_cast<float*>(smem);
+  const uint32_t bars = SharedAddress(smem) + kBarrierOffset;
+  const int t = threadIdx.x;
+  float* const xa = X + RowXWord<kLogW, true>(t);
+  float* const xb = X + RowXWord<kLogW, false>(t);
+  const int half = static_cast<int>(blockIdx.x & 1);
+  const float hi_sign = half ? -1.0f : 1.0f;
+  for (int64_t row = blockIdx.x / 2; row < rows; row += gridDim.x / 2) {
+    const bool first_row = row == blockIdx.x / 2;
+    if (first_row && t == 0) PairRing::InitBarriers(bars);
+    PairRowLoad::Sync(!first_row);
+    if (t == 0) {
+      PairRing::Start(bars, SharedAddress(X), half, 0, in + row * kRowD + half * Tr::kD);
+      PairRing::Start(bars, SharedAddress(X), half, 1, in + row * kRowD + half * Tr::kD);
+    }
+    float v[Tr::kV];
+#pragma unroll
+    for (int k = 0; k < PairRing::kPieces; ++k) {
+      const int s = k & 1;
+      // full[s] completes twice a row (pieces s and s + 2): its parity for
+      // piece k is the same in every row.
+      MbarrierWait(PairRing::Full(bars, s), (k >> 1) & 1);
+      const float* slot = X + s * PairRing::kSlotFloats + t * kW;
+#pragma unroll
+      for (int c = k * kChunksPerPiece; c < (k + 1) * kChunksPerPiece; ++c) {
+        float hi[kW];
+        LoadVec<float>(slot + (c - k * kChunksPerPiece) * kChunkFloats, v, c * kW);
+        LoadVec<float>(slot + PairRing::kSlotFloats / 2 + (c - k * kChunksPerPiece) * kChunkFloats,
+                       hi, 0);
+#pragma unroll
+        for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
+      }
+      if (k + 2 < PairRing::kPieces) {
+        __syncthreads();  // every thread of this block has read slot s
+#if JAXHADA_RACECHECK_HANDOFF
+        asm volatile("fence.proxy.async.shared::cta;\n"
+                     "barrier.cluster.arrive.release.aligned;\n"
+                     "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#endif
+        if (t == 0) {
+          PairRing::ReleaseAndAcquire(bars, s, half ^ 1);
+          PairRing::Start(bars, SharedAddress(X), half, k + 2, in + row * kRowD + half * Tr::kD);
+        }
+      }
+    }
+    __syncthreads();  // the whole row is out of X before the exchange writes it
+    RowTransform<kLogW>(v, xa, xb);
+    T* dst = out + row * kRowD + half * Tr::kD + t * kW;
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c) StoreVec<T>(dst + c * kChunkFloats, v, c * kW, scale);
   }
 }
 
@@ -1504,7 +1682,9 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
 
 // d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
 // paths (16-bit: the wide kernel at 16384, pairs of 128-thread blocks at
-// 32768, their form chosen by whether the call is in place) or the row path (f32), one block or one pair of blocks a row,
+// 32768, their form chosen by whether the call is in place) or the row path
+// (f32; in place at 32768 the pair that loads through the ring), one block
+// or one pair of blocks a row,
 // where the device has the shared memory (and, for the pair, clusters in
 // the device and in the code that runs); else the block path, staged when
 // the row fits beside X.
@@ -1532,6 +1712,10 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
                              : HadamardMmaRowKernel<T, kHalves, false>;
       threads = MmaRowTraits<T>::kThreads;
       smem = MmaRowTraits<T>::kSmem + (pair_in_place ? PairRowLoad::kBarrierBytes : 0);
+    } else if (kHalves == 2 && JAXHADA_F32_PAIR_RING && static_cast<const void*>(in) == out) {
+      kernel = HadamardRowPairInPlaceKernel<T>;
+      threads = RowTraits<T>::kThreads;
+      smem = (RowTraits<T>::kSmem + 7) / 8 * 8 + PairRing::kBarrierBytes;
     } else {
       kernel = HadamardRowKernel<T, kHalves>;
       threads = RowTraits<T>::kThreads;

@@ -20,6 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 build_dir="${KERNEL_CHECK_BUILD_DIR:-build/kernel_check}"
+if [[ "${1:-}" == "--racecheck" ]]; then
+  # racecheck does not follow one block's arrival on another's mbarrier, so
+  # its build adds a cluster barrier at the in-place f32 pair's slot handoff
+  # (JAXHADA_RACECHECK_HANDOFF in the kernel, notes v17).
+  build_dir="${build_dir}_racecheck"
+  KERNEL_CHECK_NVCC_FLAGS="${KERNEL_CHECK_NVCC_FLAGS:-} -DJAXHADA_RACECHECK_HANDOFF=1"
+fi
 bin="$build_dir/kernel_check"
 mkdir -p "$build_dir"
 
