@@ -933,15 +933,19 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 // of the row from device memory, with multicast bulk copies that land in
 // both blocks. A block's stores go to the half that only its own copies
 // read, and once its mbarriers say the whole row has landed, nothing of it
-// is left to read. In f32 the row (128 KB) does not fit beside X, so it
-// comes through a ring of two 32 KB slots in X: piece k (16 KB of each half)
-// lands in slot k % 2, lo then hi, on that slot's `full` mbarrier.
-// Before piece k + 2 overwrites a slot, both blocks must have read it. Each
-// block meets a barrier after its reads, then its thread 0 arrives on its
-// own and its partner's `empty` mbarrier, and waits there for the partner's
-// arrival before it starts the next copy. The arrival is at CTA scope, as in
-// CUTLASS's multicast pipelines, so no GPU-wide fence is issued: 1.07 of the
-// copy in place on the H200 against 1.12 with the fence (notes v17).
+// is left to read. In f32 the row (128 KB) does not fit beside X at three
+// blocks an SM, so it comes through a ring of two 32 KB slots in X: piece k
+// (16 KB of each half) lands in slot k % 2, lo then hi, on that slot's
+// `full` mbarrier. Before piece k + 2 overwrites a slot, both blocks must
+// have read it. Each block meets a barrier after its reads, then its thread
+// 0 arrives on its own and its partner's `empty` mbarrier, and waits there
+// for the partner's arrival before it starts the next copy. The arrival is
+// at CTA scope, as in CUTLASS's multicast pipelines, so no GPU-wide fence is
+// issued: 1.07 of the copy in place on the H200 against 1.12 with the fence
+// (notes v17). What orders the partner's reads before the copy is its
+// barrier before its arrival; by the PTX memory model's letter a CTA-scope
+// release orders nothing for another block, and one at cluster scope costs
+// that fence (1.32).
 // -DJAXHADA_F32_PAIR_RING=0 builds the fenced form (HadamardRowKernel in
 // place), to time against.
 // -DJAXHADA_RACECHECK_HANDOFF=1 (kernel_check.sh --racecheck) adds a

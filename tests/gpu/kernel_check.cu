@@ -11,7 +11,8 @@
 //   kernel_check --time [N]  the timing table only (to compare builds), at
 //                          2^N elements a call (default 27)
 //   kernel_check --soak [S]  each of a few cases back to back for S seconds
-//                          (default 2): time, SM clock and power at the end
+//                          (default 2): time, SM clock and power over the
+//                          last second
 //
 // The kernel's translation unit is included, not linked, so the test can also
 // drive the launcher with a smaller shared-memory budget and so check the
@@ -486,12 +487,17 @@ class GpuSampler {
     double watts;
     bool capped;
   };
-  GpuSampler() {
+  // Samples the GPU with this PCI bus id: nvidia-smi's own device numbers
+  // need not be CUDA's.
+  explicit GpuSampler(const char* pci_bus_id) {
     // The shell prints its pid and becomes nvidia-smi, which samples until
     // it is killed.
-    pipe_ = popen("echo $$; exec nvidia-smi -i 0 --query-gpu=clocks.sm,power.draw,"
+    char command[256];
+    std::snprintf(command, sizeof command,
+                  "echo $$; exec nvidia-smi -i %s --query-gpu=clocks.sm,power.draw,"
                   "clocks_event_reasons.sw_power_cap --format=csv,noheader,nounits -lms 50",
-                  "r");
+                  pci_bus_id);
+    pipe_ = popen(command, "r");
     char line[64];
     if (pipe_ && std::fgets(line, sizeof line, pipe_)) {
       pid_ = std::atoi(line);
@@ -579,7 +585,9 @@ void SoakTable(double seconds) {
   cudaEvent_t a, b;
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
-  GpuSampler sampler;
+  char pci_bus_id[32];
+  CUDA_CHECK(cudaDeviceGetPCIBusId(pci_bus_id, sizeof pci_bus_id, 0));
+  GpuSampler sampler(pci_bus_id);
   std::printf("| case (1 GiB each way, %.0f s back to back) | ms a call, last second | ratio | "
               "SM MHz | board W | power-capped samples |\n|---|---|---|---|---|---|\n",
               seconds);
@@ -658,7 +666,12 @@ int main(int argc, char** argv) {
   const bool quick = mode == "--quick" || shared_memory;
   const int min_log2_d = shared_memory ? 11 : 0;
   if (mode == "--soak") {
-    SoakTable(argc > 2 ? std::atof(argv[2]) : 2.0);
+    const double seconds = argc > 2 ? std::atof(argv[2]) : 2.0;
+    if (!(seconds >= 1.5)) {  // each case is timed over its last second
+      std::printf("--soak S takes S >= 1.5 (seconds a case)\n");
+      return 2;
+    }
+    SoakTable(seconds);
     return 0;
   }
   const bool check = mode != "--time";

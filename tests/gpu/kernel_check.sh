@@ -9,7 +9,7 @@
 #   kernel_check.sh --synccheck  the same under synccheck (barriers)
 #   kernel_check.sh --time [N]   the timing table only, at 2^N elements a call
 #   kernel_check.sh --soak [S]   a few cases, each back to back for S seconds: time,
-#                                SM clock and board power (nvidia-smi) at the end
+#                                SM clock and board power (nvidia-smi) over the last second
 #   kernel_check.sh --build-only build, run nothing
 # KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
 # to time another build); KERNEL_CHECK_GENCODE replaces the target (default

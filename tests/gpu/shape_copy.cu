@@ -436,7 +436,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(g_bytes >> 20), copy_ms, 2.0 * g_bytes / copy_ms * 1e-6);
   std::printf("| threads x 16-byte loads a thread (row bytes) | blocks an SM | registers | "
               "local bytes | ratio to copy | in place |\n|---|---|---|---|---|---|\n");
-  Row<128, 16, 0>("128 x 16 (32 KB): 16-bit d = 16384's shape", in, out, 3, copy_ms);
+  Row<128, 16, 0>("128 x 16 (32 KB): the 128-thread 16-bit kernel's", in, out, 3, copy_ms);
   Row<128, 16, 0>("128 x 16, smem for 6 blocks an SM", in, out, 6, copy_ms);
   Row<128, 32, 0>("128 x 32 (64 KB): f32 d = 16384's shape", in, out, 3, copy_ms);
   Row<256, 8, 0>("256 x 8 (32 KB)", in, out, 3, copy_ms);
