@@ -681,6 +681,37 @@ __device__ __forceinline__ void MbarrierWait(uint32_t bar, uint32_t parity) {
 #endif
 }
 
+// The mbarrier at shared address `bar` completes a phase after kCount
+// arrivals (and the bytes its arrivals announce). Thread 0 only.
+template <int kCount>
+__device__ __forceinline__ void MbarrierInit(uint32_t bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "n"(kCount) : "memory");
+#endif
+}
+
+// One arrival on `bar` whose phase also waits for kBytes to land.
+template <int kBytes>
+__device__ __forceinline__ void MbarrierArriveExpecting(uint32_t bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
+               "n"(kBytes) : "memory");
+#endif
+}
+
+// kBytes from device memory at `src` into shared address `dst` of both
+// blocks of the pair, each block's arrival counted on its mbarrier at `bar`
+// (the same offset in both).
+template <int kBytes>
+__device__ __forceinline__ void MulticastToPair(uint32_t dst, const void* src, uint32_t bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+      " [%0], [%1], %2, [%3], %4;\n" ::"r"(dst),
+      "l"(src), "n"(kBytes), "r"(bar), "h"(static_cast<unsigned short>(0x3)) : "memory");
+#endif
+}
+
 // The in-place 16-bit pair's loads. Each block's thread 0 copies the block's
 // half of the row, in kGroups pieces, into the same offsets of both blocks'
 // shared memory (multicast bulk copies); piece g of either half completes on
@@ -696,9 +727,7 @@ struct PairRowLoad {
   // (Sync).
   static __device__ __forceinline__ void InitBarriers(uint64_t* bars) {
 #if __CUDA_ARCH__ >= 900
-    for (int g = 0; g < kGroups; ++g)
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(SharedAddress(&bars[g]))
-                   : "memory");
+    for (int g = 0; g < kGroups; ++g) MbarrierInit<1>(SharedAddress(&bars[g]));
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 #else
     TrapIf(true);
@@ -725,18 +754,12 @@ struct PairRowLoad {
   // piece g.
   template <int kPieceBytes>
   static __device__ __forceinline__ void Start(uint64_t* bars, void* dst, const void* src) {
-#if __CUDA_ARCH__ >= 900
     for (int g = 0; g < kGroups; ++g)
-      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(
-                       SharedAddress(&bars[g])),
-                   "n"(2 * kPieceBytes) : "memory");
+      MbarrierArriveExpecting<2 * kPieceBytes>(SharedAddress(&bars[g]));
     for (int g = 0; g < kGroups; ++g)
-      asm volatile(
-          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-          " [%0], [%1], %2, [%3], %4;\n" ::"r"(SharedAddress(dst) + g * kPieceBytes),
-          "l"(static_cast<const char*>(src) + g * kPieceBytes), "n"(kPieceBytes),
-          "r"(SharedAddress(&bars[g])), "h"(static_cast<unsigned short>(0x3)) : "memory");
-#endif
+      MulticastToPair<kPieceBytes>(SharedAddress(dst) + g * kPieceBytes,
+                                   static_cast<const char*>(src) + g * kPieceBytes,
+                                   SharedAddress(&bars[g]));
   }
   // Every thread: until piece g of both halves has landed.
   static __device__ __forceinline__ void Wait(uint64_t* bar, uint32_t parity) {
@@ -979,8 +1002,8 @@ struct PairRing {
   static __device__ __forceinline__ void InitBarriers(uint32_t bars) {
 #if __CUDA_ARCH__ >= 900
     for (int s = 0; s < 2; ++s) {
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(Full(bars, s)) : "memory");
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 2;\n" ::"r"(Empty(bars, s)) : "memory");
+      MbarrierInit<1>(Full(bars, s));
+      MbarrierInit<2>(Empty(bars, s));
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 #else
@@ -991,16 +1014,10 @@ struct PairRing {
   // blocks, counted on both blocks' full[k % 2], which expects both halves.
   static __device__ __forceinline__ void Start(uint32_t bars, uint32_t x, int half, int k,
                                                const float* src) {
-#if __CUDA_ARCH__ >= 900
     const int s = k & 1;
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(Full(bars, s)),
-                 "n"(2 * kPieceBytes) : "memory");
-    asm volatile(
-        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-        " [%0], [%1], %2, [%3], %4;\n" ::"r"(x + s * kSlotFloats * 4 + half * kPieceBytes),
-        "l"(src + k * (kPieceBytes / 4)), "n"(kPieceBytes), "r"(Full(bars, s)),
-        "h"(static_cast<unsigned short>(0x3)) : "memory");
-#endif
+    MbarrierArriveExpecting<2 * kPieceBytes>(Full(bars, s));
+    MulticastToPair<kPieceBytes>(x + s * kSlotFloats * 4 + half * kPieceBytes,
+                                 src + k * (kPieceBytes / 4), Full(bars, s));
   }
   // Thread 0, once every thread of its block has read slot s (a barrier):
   // orders those reads before the copies that will overwrite the slot (a

@@ -320,43 +320,24 @@ float MedianMs(std::vector<float> v) {
   return v[v.size() / 2];
 }
 
-// Milliseconds a call of fn, the median of kReps event pairs, each around
-// `batch` back-to-back calls: the host enqueues call k+1 while the device
-// runs call k, so launch work on the host is not counted (a single call
-// between events would count it, since the device idles until it arrives).
-template <typename Fn>
-float TimeMs(Fn&& fn, cudaEvent_t a, cudaEvent_t b, int batch = 5) {
-  constexpr int kWarmup = 3, kReps = 11;
-  for (int i = 0; i < kWarmup; ++i) fn();
-  CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<float> ms;
-  for (int i = 0; i < kReps; ++i) {
-    CUDA_CHECK(cudaEventRecord(a));
-    for (int k = 0; k < batch; ++k) fn();
-    CUDA_CHECK(cudaEventRecord(b));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t / batch);
-  }
-  return MedianMs(ms);
-}
-
 // A plain copy through the SMs: one 16-byte vector a thread, each block a
-// contiguous 4 KB. The best of the copy kernels `shape_copy.cu` timed (notes
-// v12: 1.017 of cudaMemcpy out of place on the H200), timed beside each case
-// as a second reference: what any kernel that streams its data through the
-// SMs pays before it computes anything.
+// contiguous 4 KB. Timed beside each case as a second reference, what any
+// kernel that streams its data through the SMs pays before it computes
+// anything: 0.98-1.00 of cudaMemcpy on the H200 (notes v17).
 __global__ void __launch_bounds__(256) SmCopy(const uint4* in, uint4* out, int64_t n) {
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i < n) out[i] = in[i];
 }
 
-// Milliseconds a call of each of fns, timed as TimeMs does but with their
-// batches interleaved, so that each sees the same clocks and power: on the
-// H200 a run of heavy calls can reach the 700 W cap and lower the SM clock
-// within a second (notes v17), so a copy timed once before a table is not
-// timed under the conditions of the calls compared with it.
+// Milliseconds a call of each of fns: the median of kReps event pairs, each
+// around `batch` back-to-back calls, so the host enqueues call k+1 while the
+// device runs call k and launch work on the host is not counted (a single
+// call between events would count it, since the device idles until it
+// arrives). The fns' batches are interleaved, so that each sees the same
+// clocks and power: on the H200 a run of heavy calls can reach the 700 W cap
+// and lower the SM clock within a second (notes v17), so a copy timed once
+// before a table is not timed under the conditions of the calls compared
+// with it.
 template <int kN>
 std::array<float, kN> TimeInterleavedMs(const std::array<std::function<void()>, kN>& fns,
                                         cudaEvent_t a, cudaEvent_t b, int batch = 5) {
@@ -380,6 +361,19 @@ std::array<float, kN> TimeInterleavedMs(const std::array<std::function<void()>, 
   return median;
 }
 
+template <typename Fn>
+float TimeMs(Fn&& fn, cudaEvent_t a, cudaEvent_t b, int batch = 5) {
+  return TimeInterleavedMs<1>({std::function<void()>(fn)}, a, b, batch)[0];
+}
+
+// SmCopy over `bytes` (a multiple of 16) from in to out.
+void LaunchSmCopy(const void* in, void* out, size_t bytes) {
+  const int64_t vectors = static_cast<int64_t>(bytes / 16);
+  SmCopy<<<static_cast<unsigned>((vectors + 255) / 256), 256>>>(static_cast<const uint4*>(in),
+                                                               static_cast<uint4*>(out), vectors);
+  CUDA_CHECK(cudaGetLastError());
+}
+
 // 2^log2_elems elements per call: by default 128 Mi, 256 MiB (16-bit) or 512
 // MiB (f32) each way, far beyond the 60 MB L2, so no buffer rotation is
 // needed. Out of place (in -> out) and in place (out -> out, as under
@@ -396,7 +390,6 @@ void TimeType(void* in_raw, void* out_raw, int log2_elems, double (&worst)[2]) {
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
   const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
-  const int64_t sm_copy_blocks = (static_cast<int64_t>(bytes / 16) + 255) / 256;
   for (int log2_d : {4, 6, 7, 8, 10, 12, 14, 15}) {
     const int64_t rows = elems >> log2_d;
     const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
@@ -406,11 +399,7 @@ void TimeType(void* in_raw, void* out_raw, int log2_elems, double (&worst)[2]) {
     const std::array<float, 4> ms = TimeInterleavedMs<4>(
         {[&] { CUDA_CHECK(cudaMemcpyAsync(out, in, bytes, cudaMemcpyDeviceToDevice, nullptr)); },
          [&] { transform(in); }, [&] { transform(out); },
-         [&] {
-           SmCopy<<<static_cast<unsigned>(sm_copy_blocks), 256>>>(reinterpret_cast<const uint4*>(in),
-                                           reinterpret_cast<uint4*>(out), bytes / 16);
-           CUDA_CHECK(cudaGetLastError());
-         }},
+         [&] { LaunchSmCopy(in, out, bytes); }},
         a, b);
     const double ratio[2] = {ms[1] / ms[0], ms[2] / ms[0]};
     for (int k = 0; k < 2; ++k) worst[k] = std::max(worst[k], ratio[k]);
@@ -605,14 +594,7 @@ void SoakTable(double seconds) {
   SoakResult first_copy = Soak(copy, seconds, sampler, a, b);
   copy_ms = first_copy.ms;
   row("cudaMemcpyAsync", first_copy);
-  row("SM copy kernel", Soak(
-                            [&] {
-                              SmCopy<<<kBytes / 16 / 256, 256>>>(static_cast<const uint4*>(in),
-                                                                 static_cast<uint4*>(out),
-                                                                 kBytes / 16);
-                              CUDA_CHECK(cudaGetLastError());
-                            },
-                            seconds, sampler, a, b));
+  row("SM copy kernel", Soak([&] { LaunchSmCopy(in, out, kBytes); }, seconds, sampler, a, b));
   auto transform = [&](auto tag, const char* name, int log2_d, bool in_place) {
     using T = decltype(tag);
     const int64_t elems = kBytes / sizeof(T), rows = elems >> log2_d;
