@@ -1246,8 +1246,9 @@ __device__ __forceinline__ int SumBits(int x) {
 __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 
 // A d = 16384 row in one block of kThreads threads, X laid out by Layout:
-// each thread loads 16-byte vectors t * 8 + kStride c, c < kChunks (each
-// warp load 512 contiguous bytes), and holds kValues float accumulators.
+// each thread loads kChunks 16-byte vectors (each warp load 512 contiguous
+// bytes; the 128-thread kernel's at t * 8 + kStride c, the wide kernel's
+// where its layout says), and holds kValues float accumulators.
 // With 64 KB of X, three blocks an SM on sm_90 (228 KB of shared memory an
 // SM), registers capped to match: 168 a thread at 128 threads, 80 at 256.
 template <typename T, int kThreadsA, class Layout>
@@ -1427,31 +1428,48 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 // costs bandwidth that one with 8 does not, even at the same bytes in
 // flight an SM: this kernel runs about 4% closer to the copy than the
 // 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
-//   A (load): thread t reads vectors 8 t + 2048 c, c = 0..7 (warp loads of
-//     512 contiguous bytes). The MMA does index bits 0, 1, 3, 4 and leaves
-//     bits 5, 1, 2 and the chunk bits 11..13 in registers, where
-//     butterflies do 5, 2 and 11..13, and bits 6, 7 on lane bits 0, 1,
-//     where shuffles do them. Eleven bits done.
-//   B (store): registers hold the output vector (bits 0..2) and bits 8, 9,
-//     10, the last three; each warp store writes 512 contiguous bytes.
+//   A (load): lane l of warp w reads vectors 8 l + 256 c + 2048 w,
+//     c = 0..7: each warp load is 512 contiguous bytes, and a warp's eight
+//     cover 4 KB. The MMA does index bits 0, 1, 3, 4 and leaves bits 5, 1, 2
+//     and the chunk bits 8..10 in registers, where butterflies do 5, 2 and
+//     8..10, and bits 6, 7 on lane bits 0, 1, where shuffles do them.
+//     Eleven bits done.
+//   B (store): registers hold the output vector (bits 0..2) and bits 11,
+//     12, 13, the last three; each warp store writes 512 contiguous bytes.
 // -DJAXHADA_MMA_ROW_WIDE=0 builds the 128-thread form at d = 16384, to time
 // against.
 #ifndef JAXHADA_MMA_ROW_WIDE
 #define JAXHADA_MMA_ROW_WIDE 1
 #endif
 
+// A's chunks hold index bits 8..10 and its warps 11..13 (B the other way
+// round), so that each warp loads 4 KB of the row in one piece rather than
+// eight pieces 4 KB apart: a copy of this shape ran at 1.02 of cudaMemcpy
+// against 1.03 (tests/gpu/layout_copy.cu, notes v18), and the kernel 0.3-0.6
+// points closer to the copy. -DJAXHADA_WIDE_WARP_LOADS=0 builds the
+// previous placement (chunks 11..13, warps 8..10), to time against.
+#ifndef JAXHADA_WIDE_WARP_LOADS
+#define JAXHADA_WIDE_WARP_LOADS 1
+#endif
 struct MmaRowWideLayout {
+  static constexpr int kChunkBit = JAXHADA_WIDE_WARP_LOADS ? 8 : 11;  // A's chunk bits from here
+  static constexpr int kWarpBit = JAXHADA_WIDE_WARP_LOADS ? 11 : 8;   // A's warp bits from here
   // A, after the MMA. Register j = 8 c + 4 f + r, as in MmaRowLayout.
   __host__ __device__ static constexpr int ALane(int b) { return b == 0 ? 6 : b == 1 ? 7 : b == 2 ? 0 : b; }
-  __host__ __device__ static constexpr int AWarp(int b) { return 8 + b; }
-  __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : 8 + k; }
-  // B. Registers: the output vector, then 8, 9, 10. Lanes 3..7, warps 11..13.
-  __host__ __device__ static constexpr int BReg(int k) { return k < 3 ? k : k + 5; }
+  __host__ __device__ static constexpr int AWarp(int b) { return kWarpBit + b; }
+  __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : kChunkBit + k - 3; }
+  // B. Registers: the output vector, then A's warp bits. Lanes 3..7; warps
+  // A's chunk bits.
+  __host__ __device__ static constexpr int BReg(int k) { return k < 3 ? k : kWarpBit + k - 3; }
   __host__ __device__ static constexpr int BLane(int b) { return 3 + b; }
-  __host__ __device__ static constexpr int BWarp(int b) { return 11 + b; }
-  static constexpr unsigned kMaskA = 0x3Du;      // index bits 5, 2, 11, 12, 13
+  __host__ __device__ static constexpr int BWarp(int b) { return kChunkBit + b; }
+  // A's load: thread (lane, warp)'s first element, and the elements between
+  // its chunks.
+  __host__ __device__ static constexpr int LoadElement(int lane, int warp) { return 8 * lane + (warp << kWarpBit); }
+  static constexpr int kChunkElements = 1 << kChunkBit;
+  static constexpr unsigned kMaskA = 0x3Du;      // index bits 5, 2 and the chunk bits
   static constexpr unsigned kLaneMaskA = 0x03u;  // index bits 6, 7
-  static constexpr unsigned kMaskB = 0x38u;      // index bits 8, 9, 10
+  static constexpr unsigned kMaskB = 0x38u;      // A's warp bits
 
   // X word stride of each index bit. A stores one word at a time, its lane
   // bits (6, 7, 0, 3, 4) on strides 2, 4, 1, 8, 16: 32 banks. B reads 8
@@ -1527,11 +1545,11 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
   H16Fragment<T>(lane, h16);
   // One block a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const T* src = in + row * Tr::kD + t * 8;
+    const T* src = in + row * Tr::kD + Lay::LoadElement(lane, warp);
     uint4 raw[Tr::kChunks];
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c)
-      raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
+      raw[c] = *reinterpret_cast<const uint4*>(src + c * Lay::kChunkElements);
     float v[64];
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);

@@ -323,10 +323,19 @@ float MedianMs(std::vector<float> v) {
 // A plain copy through the SMs: one 16-byte vector a thread, each block a
 // contiguous 4 KB. Timed beside each case as a second reference, what any
 // kernel that streams its data through the SMs pays before it computes
-// anything: 0.98-1.00 of cudaMemcpy on the H200 (notes v17).
-__global__ void __launch_bounds__(256) SmCopy(const uint4* in, uint4* out, int64_t n) {
+// anything: 0.98-1.00 of cudaMemcpy on the H200 (notes v17). Also timed in
+// place (out to out), the same traffic as an in-place transform: what
+// writing back over the data just read costs by itself (notes v18). `flip`
+// is XORed into every word, so that the in-place copy, like a transform,
+// writes back values other than those it read (in place: the sign bits of
+// 16-bit values, which keeps every value finite).
+__global__ void __launch_bounds__(256) SmCopy(const uint4* in, uint4* out, int64_t n,
+                                              uint32_t flip) {
   const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = in[i];
+  if (i < n) {
+    const uint4 v = in[i];
+    out[i] = make_uint4(v.x ^ flip, v.y ^ flip, v.z ^ flip, v.w ^ flip);
+  }
 }
 
 // Milliseconds a call of each of fns: the median of kReps event pairs, each
@@ -367,10 +376,10 @@ float TimeMs(Fn&& fn, cudaEvent_t a, cudaEvent_t b, int batch = 5) {
 }
 
 // SmCopy over `bytes` (a multiple of 16) from in to out.
-void LaunchSmCopy(const void* in, void* out, size_t bytes) {
+void LaunchSmCopy(const void* in, void* out, size_t bytes, uint32_t flip = 0) {
   const int64_t vectors = static_cast<int64_t>(bytes / 16);
-  SmCopy<<<static_cast<unsigned>((vectors + 255) / 256), 256>>>(static_cast<const uint4*>(in),
-                                                               static_cast<uint4*>(out), vectors);
+  SmCopy<<<static_cast<unsigned>((vectors + 255) / 256), 256>>>(
+      static_cast<const uint4*>(in), static_cast<uint4*>(out), vectors, flip);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -396,16 +405,16 @@ void TimeType(void* in_raw, void* out_raw, int log2_elems, double (&worst)[2]) {
     auto transform = [&](const T* src) {
       CUDA_CHECK(jaxhada::LaunchHadamardTransform<T>(nullptr, src, out, rows, log2_d, scale));
     };
-    const std::array<float, 4> ms = TimeInterleavedMs<4>(
+    const std::array<float, 5> ms = TimeInterleavedMs<5>(
         {[&] { CUDA_CHECK(cudaMemcpyAsync(out, in, bytes, cudaMemcpyDeviceToDevice, nullptr)); },
          [&] { transform(in); }, [&] { transform(out); },
-         [&] { LaunchSmCopy(in, out, bytes); }},
+         [&] { LaunchSmCopy(in, out, bytes); }, [&] { LaunchSmCopy(out, out, bytes, 0x80008000u); }},
         a, b);
     const double ratio[2] = {ms[1] / ms[0], ms[2] / ms[0]};
     for (int k = 0; k < 2; ++k) worst[k] = std::max(worst[k], ratio[k]);
-    std::printf("| %-4s | %5lld | %9.4f | %7.4f | %5.3f | %5.3f | %6.0f | %5.3f |%s\n",
+    std::printf("| %-4s | %5lld | %9.4f | %7.4f | %5.3f | %5.3f | %6.0f | %5.3f | %5.3f |%s\n",
                 TypeInfo<T>::kName, (long long)(int64_t{1} << log2_d), ms[1], ms[0], ratio[0],
-                ratio[1], 2.0 * bytes / ms[1] * 1e-6, ms[3] / ms[0],
+                ratio[1], 2.0 * bytes / ms[1] * 1e-6, ms[3] / ms[0], ms[4] / ms[0],
                 std::max(ratio[0], ratio[1]) > 1.05 ? " > 1.05" : "");
   }
   CUDA_CHECK(cudaEventDestroy(a));
@@ -691,8 +700,9 @@ int main(int argc, char** argv) {
     CUDA_CHECK(cudaMalloc(&out, bytes));
     double worst[2] = {0, 0};
     std::printf("2^%d elements a call\n", log2_elems);
-    std::printf("| dtype | d | kernel ms | copy ms | ratio | in place | GB/s | SM copy |\n"
-                "|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| dtype | d | kernel ms | copy ms | ratio | in place | GB/s | SM copy | SM copy in place |\n"
+        "|---|---|---|---|---|---|---|---|---|\n");
     TimeType<__nv_bfloat16>(in, out, log2_elems, worst);
     TimeType<__half>(in, out, log2_elems, worst);
     TimeType<float>(in, out, log2_elems, worst);
