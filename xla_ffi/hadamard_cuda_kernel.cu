@@ -1428,9 +1428,9 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 // costs bandwidth that one with 8 does not, even at the same bytes in
 // flight an SM: this kernel runs about 4% closer to the copy than the
 // 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
-//   A (load): lane l of warp w reads vectors 8 l + 256 c + 2048 w,
-//     c = 0..7: each warp load is 512 contiguous bytes, and a warp's eight
-//     cover 4 KB. The MMA does index bits 0, 1, 3, 4 and leaves bits 5, 1, 2
+//   A (load): lane l of warp w reads the 16-byte vectors at elements
+//     8 l + 256 c + 2048 w, c = 0..7: each warp load is 512 contiguous
+//     bytes, and a warp's eight cover 4 KB. The MMA does index bits 0, 1, 3, 4 and leaves bits 5, 1, 2
 //     and the chunk bits 8..10 in registers, where butterflies do 5, 2 and
 //     8..10, and bits 6, 7 on lane bits 0, 1, where shuffles do them.
 //     Eleven bits done.
