@@ -1430,10 +1430,10 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 // 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
 //   A (load): lane l of warp w reads the 16-byte vectors at elements
 //     8 l + 256 c + 2048 w, c = 0..7: each warp load is 512 contiguous
-//     bytes, and a warp's eight cover 4 KB. The MMA does index bits 0, 1, 3, 4 and leaves bits 5, 1, 2
-//     and the chunk bits 8..10 in registers, where butterflies do 5, 2 and
-//     8..10, and bits 6, 7 on lane bits 0, 1, where shuffles do them.
-//     Eleven bits done.
+//     bytes, and a warp's eight cover 4 KB. The MMA does index bits 0, 1,
+//     3, 4 and leaves bits 5, 1, 2 and the chunk bits 8..10 in registers,
+//     where butterflies do 5, 2 and 8..10, and bits 6, 7 on lane bits 0, 1,
+//     where shuffles do them. Eleven bits done.
 //   B (store): registers hold the output vector (bits 0..2) and bits 11,
 //     12, 13, the last three; each warp store writes 512 contiguous bytes.
 // -DJAXHADA_MMA_ROW_WIDE=0 builds the 128-thread form at d = 16384, to time
