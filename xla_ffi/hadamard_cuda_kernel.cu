@@ -1187,17 +1187,49 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // n on lane bits 2..4 (index bits 5..7). The product leaves m (k's bits) on
 // lane bits 2..4 and register bit 1, n on register bit 0 and lane bits 0, 1.
 // MmaRowLayout lists where each index bit sits on both sides.
+// JAXHADA_PAIR_WARP_LOADS=1 (not yet timed on a GPU): every index bit from
+// 8 up relabeled by 8->12, 9->13, 10->8, 11->9, 12->10, 13->11, so that A's
+// chunks hold bits 8..11 and its warps 12, 13, and each warp's 16 loads
+// cover 8 KB of the half in one piece (the wide kernel's change, notes v18;
+// a copy of this shape gains about 3 points, 1.050 -> 1.024-1.034). A
+// relabeling of the bits changes no sum, and B's bits follow it, so no bit
+// stays on warps on both sides.
+#ifndef JAXHADA_PAIR_WARP_LOADS
+#define JAXHADA_PAIR_WARP_LOADS 1
+#endif
 struct MmaRowLayout {
+  // The relabeling (the identity with JAXHADA_PAIR_WARP_LOADS=0) and its inverse.
+  __host__ __device__ static constexpr int Relabel(int bit) {
+    return !JAXHADA_PAIR_WARP_LOADS || bit < 8 ? bit : bit < 10 ? bit + 4 : bit - 2;
+  }
+  __host__ __device__ static constexpr int Unlabel(int bit) {
+    return !JAXHADA_PAIR_WARP_LOADS || bit < 8 ? bit : bit >= 12 ? bit - 4 : bit + 2;
+  }
   // A, after the MMA. Register j = 8 c + 4 f + r: r's bits hold index bits 5
-  // and 1, f (the half of the 16-byte vector) bit 2, the chunk c bits 10..13.
+  // and 1, f (the half of the 16-byte vector) bit 2, the chunk c bits 10..13
+  // (relabeled: 8..11).
   __host__ __device__ static constexpr int ALane(int b) { return b == 0 ? 6 : b == 1 ? 7 : b == 2 ? 0 : b; }
-  __host__ __device__ static constexpr int AWarp(int b) { return 8 + b; }
-  __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : 7 + k; }
+  __host__ __device__ static constexpr int AWarp(int b) { return Relabel(8 + b); }
+  __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : Relabel(7 + k); }
   // B. Registers: index bits 6, 7 (one 16-byte read of X), the output vector
-  // 0, 1, 2, then 8, 9. Lanes: 3, 4, 5 (a quarter warp), 10, 11.
-  __host__ __device__ static constexpr int BReg(int k) { return k < 2 ? 6 + k : k < 5 ? k - 2 : k + 3; }
-  __host__ __device__ static constexpr int BLane(int b) { return b < 3 ? 3 + b : 7 + b; }
-  __host__ __device__ static constexpr int BWarp(int b) { return 12 + b; }
+  // 0, 1, 2, then 8, 9. Lanes: 3, 4, 5 (a quarter warp), 10, 11. (Before
+  // the relabeling.)
+  __host__ __device__ static constexpr int BReg(int k) { return k < 2 ? 6 + k : k < 5 ? k - 2 : Relabel(k + 3); }
+  __host__ __device__ static constexpr int BLane(int b) { return b < 3 ? 3 + b : Relabel(7 + b); }
+  __host__ __device__ static constexpr int BWarp(int b) { return Relabel(12 + b); }
+  // A's load: thread (lane, warp)'s first element of a half, and the
+  // elements between its chunks (relabeled: lane 8 l + 4096 w, chunks 256
+  // apart; before, thread t at 8 t, chunks 1024 apart).
+  __host__ __device__ static constexpr int LoadElement(int lane, int warp) {
+    return 8 * lane + warp * (1 << AWarp(0));
+  }
+  __host__ __device__ static constexpr int ChunkElements() { return 1 << AReg(3); }
+  // The vector of a half's row order that thread (lane, warp)'s chunk c
+  // is: where the in-place form, which stages the row as it lies, reads it.
+  __host__ __device__ static constexpr int LoadVector(int lane, int warp, int c) {
+    return (LoadElement(lane, warp) + c * ChunkElements()) / 8;
+  }
+
   // Register-bit masks: A transforms every register bit but index bit 1,
   // which the MMA did; B transforms 6..9 (j bits 0, 1, 5, 6).
   static constexpr unsigned kMaskA = 0x7Du;
@@ -1217,7 +1249,7 @@ struct MmaRowLayout {
     if (bit == 3) return 8;
     if (bit == 4) return 16;
     if (bit == 5) return kTop;
-    return 32 << (bit == 1 ? 0 : bit == 2 ? 1 : bit - 6);
+    return 32 << (bit == 1 ? 0 : bit == 2 ? 1 : Unlabel(bit) - 6);
   }
 
 };
@@ -1246,9 +1278,9 @@ __device__ __forceinline__ int SumBits(int x) {
 __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 
 // A d = 16384 row in one block of kThreads threads, X laid out by Layout:
-// each thread loads kChunks 16-byte vectors (each warp load 512 contiguous
-// bytes; the 128-thread kernel's at t * 8 + kStride c, the wide kernel's
-// where its layout says), and holds kValues float accumulators.
+// each thread loads kChunks 16-byte vectors where Layout::LoadElement and
+// kChunkElements say (each warp load 512 contiguous bytes), and holds
+// kValues float accumulators.
 // With 64 KB of X, three blocks an SM on sm_90 (228 KB of shared memory an
 // SM), registers capped to match: 168 a thread at 128 threads, 80 at 256.
 template <typename T, int kThreadsA, class Layout>
@@ -1257,7 +1289,6 @@ struct MmaRowShape {
   static constexpr int kThreads = kThreadsA;
   static constexpr int kValues = kD / kThreads;  // accumulators a thread
   static constexpr int kChunks = kValues / 8;    // 16-byte loads a thread
-  static constexpr int kStride = 8 * kThreads;   // elements between a thread's chunks
   static constexpr int kMinBlocks = 3;
   static constexpr int kSmem = XWords(Layout::Stride) * static_cast<int>(sizeof(float));
   static constexpr int kWarpBits = ConstLog2(kThreads / 32);
@@ -1340,24 +1371,38 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   // One block (pair) a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
     const bool first_row = row == blockIdx.x / kHalves;
-    const T* src = in + row * kRowD + t * 8;
+    const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
     if constexpr (kInPlace) {
-      // The row as it lies in device memory, half p's chunk c at
-      // smem[(16 p + c) * 128 + t]: this block copies half `half` into both.
+      // The row as it lies in device memory, half p's vector i at
+      // smem[2048 p + i]: this block copies half `half` into both.
       using Load = PairRowLoad;
       constexpr int kPerGroup = Tr::kChunks / Load::kGroups;
       constexpr int kPieceBytes = kPerGroup * Tr::kThreads * 16;
+      constexpr int kHalfVectors = Tr::kChunks * Tr::kThreads;
+      // Relabeled, a warp's chunks are one contiguous span inside one piece,
+      // so each warp waits for its piece only; before, chunk c lay in piece
+      // c / kPerGroup for every thread.
+      constexpr bool kWarpPieces = Lay::AWarp(0) > Lay::AReg(3);
+      static_assert(!kWarpPieces || (Tr::kChunks * Lay::ChunkElements() == 1 << Lay::AWarp(0) &&
+                                     kPieceBytes % (2 << Lay::AWarp(0)) == 0),
+                    "a warp's chunks lie in one piece");
+      const int warp_piece = Lay::LoadVector(lane, warp, 0) * 16 / kPieceBytes;
       if (first_row && t == 0) Load::InitBarriers(bars);
       Load::Sync(!first_row);
       if (t == 0)
-        Load::Start<kPieceBytes>(bars, smem + half * Tr::kChunks * Tr::kThreads,
+        Load::Start<kPieceBytes>(bars, smem + half * kHalfVectors,
                                  in + row * kRowD + half * Tr::kD);
 #pragma unroll
       for (int g = 0; g < Load::kGroups; ++g) {
-        Load::Wait(&bars[g], parity);
+        if constexpr (!kWarpPieces)
+          Load::Wait(&bars[g], parity);
+        else if (g == 0)
+          Load::Wait(&bars[warp_piece], parity);
 #pragma unroll
-        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
-          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c) {
+          const int i = Lay::LoadVector(lane, warp, c);
+          mma_chunk(c, smem[i], smem[kHalfVectors + i]);
+        }
       }
       parity ^= 1u;
       __syncthreads();  // the whole row is out of X before the exchange writes it
@@ -1376,7 +1421,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 #pragma unroll
           for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
             CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
-                      src + p * Tr::kD + c * Tr::kStride);
+                      src + p * Tr::kD + c * Lay::ChunkElements());
         CpAsyncCommit();
       }
 #pragma unroll
@@ -1392,7 +1437,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       uint4 raw[Tr::kChunks];
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c)
-        raw[c] = *reinterpret_cast<const uint4*>(src + c * Tr::kStride);
+        raw[c] = *reinterpret_cast<const uint4*>(src + c * Lay::ChunkElements());
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c) mma_chunk(c, raw[c], raw[c]);  // no hi
       RegButterflies(v, Lay::kMaskA);
