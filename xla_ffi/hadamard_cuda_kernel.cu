@@ -840,6 +840,9 @@ __device__ __forceinline__ int RowXWord(int x) {
   return RowXWord<kLogW, kMid>(x, std::make_integer_sequence<int, 7>{});
 }
 
+#ifndef JAXHADA_ROW_WARP_LOADS
+#define JAXHADA_ROW_WARP_LOADS 1
+#endif
 template <typename T>
 struct RowTraits {
   static constexpr int kW = kVec<T>;
@@ -855,6 +858,24 @@ struct RowTraits {
   static_assert(kLogW + 7 + ConstLog2(kChunks) == 14, "A covers the row's 14 bits");
   static_assert(kThreads * kV == kD, "128 accumulators a thread");
   static_assert(kSmem >= kD * static_cast<int>(sizeof(float)), "the pair path stages hi in X");
+
+  // Where in device memory thread t's chunk c of A lies (its element
+  // LoadElement(t) + c ChunkElements() of the row), on the row kernel's
+  // loads and stores. kWarpPieces (JAXHADA_ROW_WARP_LOADS=1, not yet timed
+  // on a GPU) relabels the index bits in memory only: A's lane bits stay on
+  // [w, w+5), its chunk bits go to [w+5, 12) and its warp bits to 12, 13,
+  // so that each warp's 32 loads (and stores) cover 16 KB in one piece
+  // rather than 32 pieces 2 KB apart (notes v18). A permutation of the
+  // index bits commutes with the transform (H = P H P^T), so nothing else
+  // changes. Rows of 16384 only: the pair's half spilled 24 bytes with it,
+  // and the ring kernel reads its row as it lies in X.
+  template <bool kWarpPieces>
+  static __device__ __forceinline__ int LoadElement(int t) {
+    return kWarpPieces ? (t & 31) * kW + (t >> 5) * (kD / 4) : t * kW;
+  }
+  template <bool kWarpPieces>
+  static constexpr int ChunkElements() { return kWarpPieces ? 32 * kW : kThreads * kW; }
+  static_assert(kChunks * 32 * kW == kD / 4, "a warp's chunks fill its quarter");
 };
 
 // B's 16-byte accesses: registers 4m .. 4m+3 are index bits w and w+1.
@@ -907,12 +928,14 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   float* const xb = X + RowXWord<kLogW, false>(t);
   const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
   const bool pair_sync = kHalves == 2 && static_cast<const void*>(in) == out;
+  constexpr bool kWarpPieces = JAXHADA_ROW_WARP_LOADS && kHalves == 1;
+  constexpr int kChunkElements = Tr::template ChunkElements<kWarpPieces>();
   const float hi_sign = half ? -1.0f : 1.0f;
   // One block (pair) a row (a grid-stride loop only past 2^24 rows): the
   // hardware hands rows to whichever SM frees up first. (A persistent grid,
   // and prefetching each block's next row into L2, both measured slower.)
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
-    const T* src = in + row * kRowD + t * kW;
+    const T* src = in + row * kRowD + Tr::template LoadElement<kWarpPieces>(t);
     if constexpr (kHalves == 2) {
       // hi streams into X (free until the first exchange) while lo loads
       // into registers: holding both in registers would spill.
@@ -920,12 +943,12 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       if (row != blockIdx.x / kHalves) __syncthreads();
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c)
-        CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * Tr::kThreads * kW);
+        CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * kChunkElements);
       CpAsyncCommit();
     }
     float v[Tr::kV];
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * Tr::kThreads * kW, v, c * kW);
+    for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * kChunkElements, v, c * kW);
     if constexpr (kHalves == 2) {
       CpAsyncWaitAll();  // each thread reads back only what it staged
 #pragma unroll
@@ -944,10 +967,10 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
     }
     RowTransform<kLogW>(v, xa, xb);
     PairWait(pair_sync);
-    T* dst = out + row * kRowD + half * Tr::kD + t * kW;
+    T* dst = out + row * kRowD + half * Tr::kD + Tr::template LoadElement<kWarpPieces>(t);
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c)
-      StoreVec<T>(dst + c * Tr::kThreads * kW, v, c * kW, scale);
+      StoreVec<T>(dst + c * kChunkElements, v, c * kW, scale);
   }
 }
 
