@@ -1188,14 +1188,15 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // exchange through shared memory X:
 //   A (load): thread t reads 16-byte vectors t * 8 + 1024 c, c = 0..15 (each
 //     warp load 512 contiguous bytes; out of place the pair stages them in
-//     X first, see kInPlace below). Index bits 0 and 1 (inside each
+//     X first, see kInPlace below). With MmaRowLayout's relabeling, lane l
+//     of warp w reads elements 8 l + 4096 w + 256 c instead. Index bits 0 and 1 (inside each
 //     thread's vector) and 3, 4 (across lanes) go through one m16n8k16
 //     tensor-core product with H16 per 8 elements a thread. Its inputs are the
 //     16-bit values themselves, exact in the MMA; the ±1 products are exact
 //     and the sums accumulate in float, so the MMA rounds no more than float
 //     butterflies would. Butterflies in registers then do six more bits.
-//   B (store): the remaining index bits 6..9 sit in registers beside bits
-//     0..2, the output's 16-byte vector, so B transforms them and stores
+//   B (store): the remaining index bits 6..9 (relabeled: 6, 7, 12, 13) sit
+//     in registers beside bits 0..2, the output's 16-byte vector, so B transforms them and stores
 //     straight to device memory, each warp store covering four whole 128-byte
 //     lines.
 // One exchange a row where the f32 row path needs two (A -> B -> A), under
@@ -1254,7 +1255,8 @@ struct MmaRowLayout {
   }
 
   // Register-bit masks: A transforms every register bit but index bit 1,
-  // which the MMA did; B transforms 6..9 (j bits 0, 1, 5, 6).
+  // which the MMA did; B transforms 6..9 (j bits 0, 1, 5, 6; relabeled:
+  // 6, 7, 12, 13).
   static constexpr unsigned kMaskA = 0x7Du;
   static constexpr unsigned kMaskB = 0x63u;
 
@@ -1284,6 +1286,11 @@ static_assert(MmaRowLayout::BReg(2) == 0 && MmaRowLayout::BReg(3) == 1 &&
                   MmaRowLayout::BReg(4) == 2,
               "B's output vector: j bits 2..4");
 static_assert(Superincreasing(MmaRowLayout::Stride), "one word an element");
+static_assert(MmaRowLayout::AWarp(1) == MmaRowLayout::AWarp(0) + 1 &&
+                  MmaRowLayout::AReg(4) == MmaRowLayout::AReg(3) + 1 &&
+                  MmaRowLayout::AReg(5) == MmaRowLayout::AReg(3) + 2 &&
+                  MmaRowLayout::AReg(6) == MmaRowLayout::AReg(3) + 3,
+              "LoadElement and ChunkElements: A's warp bits and chunk bits each consecutive");
 static_assert(DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::ALane, 1) &&
                   DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::BLane, 4),
               "no bank conflicts: A's scalar stores, B's 16-byte reads");
