@@ -861,14 +861,16 @@ struct RowTraits {
 
   // Where in device memory thread t's chunk c of A lies (its element
   // LoadElement(t) + c ChunkElements() of the row), on the row kernel's
-  // loads and stores. kWarpPieces (JAXHADA_ROW_WARP_LOADS=1, not yet timed
-  // on a GPU) relabels the index bits in memory only: A's lane bits stay on
-  // [w, w+5), its chunk bits go to [w+5, 12) and its warp bits to 12, 13,
-  // so that each warp's 32 loads (and stores) cover 16 KB in one piece
-  // rather than 32 pieces 2 KB apart (notes v18). A permutation of the
-  // index bits commutes with the transform (H = P H P^T), so nothing else
-  // changes. Rows of 16384 only: the pair's half spilled 24 bytes with it,
-  // and the ring kernel reads its row as it lies in X.
+  // loads and stores. kWarpPieces relabels the index bits in memory only:
+  // A's lane bits stay on [w, w+5), its chunk bits go to [w+5, 12) and its
+  // warp bits to 12, 13, so that each warp's 32 loads (and stores) cover
+  // 16 KB in one piece rather than 32 pieces 2 KB apart (notes v18). A
+  // permutation of the index bits commutes with the transform (H = P H
+  // P^T), so nothing else changes. On the H200 that took f32 d = 16384 from
+  // 1.044-1.047 of the copy to 1.029-1.032 out of place, and from 1.052-1.055
+  // to 1.033-1.038 in place (notes v19). Rows of 16384 only: the pair's half
+  // spilled 24 bytes with it, and the ring kernel reads its row as it lies
+  // in X. -DJAXHADA_ROW_WARP_LOADS=0 builds without it, to time against.
   template <bool kWarpPieces>
   static __device__ __forceinline__ int LoadElement(int t) {
     return kWarpPieces ? (t & 31) * kW + (t >> 5) * (kD / 4) : t * kW;
@@ -1187,10 +1189,10 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // registers, 128 float accumulators a thread, in two layouts joined by one
 // exchange through shared memory X:
 //   A (load): thread t reads 16-byte vectors t * 8 + 1024 c, c = 0..15 (each
-//     warp load 512 contiguous bytes; out of place the pair stages them in
-//     X first, see kInPlace below). With MmaRowLayout's relabeling, lane l
-//     of warp w reads elements 8 l + 4096 w + 256 c instead. Index bits 0 and 1 (inside each
-//     thread's vector) and 3, 4 (across lanes) go through one m16n8k16
+//     warp load 512 contiguous bytes; a pair stages them in X first, see
+//     kInPlace below); relabeled (out of place, below), lane l of warp w
+//     reads elements 8 l + 4096 w + 256 c instead. Index bits 0 and 1
+//     (inside each thread's vector) and 3, 4 (across lanes) go through one m16n8k16
 //     tensor-core product with H16 per 8 elements a thread. Its inputs are the
 //     16-bit values themselves, exact in the MMA; the ±1 products are exact
 //     and the sums accumulate in float, so the MMA rounds no more than float
@@ -1211,23 +1213,25 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // n on lane bits 2..4 (index bits 5..7). The product leaves m (k's bits) on
 // lane bits 2..4 and register bit 1, n on register bit 0 and lane bits 0, 1.
 // MmaRowLayout lists where each index bit sits on both sides.
-// JAXHADA_PAIR_WARP_LOADS=1 (not yet timed on a GPU): every index bit from
-// 8 up relabeled by 8->12, 9->13, 10->8, 11->9, 12->10, 13->11, so that A's
-// chunks hold bits 8..11 and its warps 12, 13, and each warp's 16 loads
-// cover 8 KB of the half in one piece (the wide kernel's change, notes v18;
-// a copy of this shape gains about 3 points, 1.050 -> 1.024-1.034). A
-// relabeling of the bits changes no sum, and B's bits follow it, so no bit
-// stays on warps on both sides.
+// Out of place, every index bit from 8 up is relabeled by 8->12, 9->13,
+// 10->8, 11->9, 12->10, 13->11 (kWarpLoads), so that A's chunks hold bits
+// 8..11 and its warps 12, 13, and each warp's 16 loads cover 8 KB of the half
+// in one piece (the wide kernel's change, notes v18): 0.4-0.9 points closer
+// to the copy on the H200 (notes v19). A relabeling of the bits changes no
+// sum, and B's bits follow it, so no bit stays on warps on both sides. In
+// place the same relabeling cost 2-3 points, so that form keeps the row's
+// order. -DJAXHADA_PAIR_WARP_LOADS=0 builds without it, to time against.
 #ifndef JAXHADA_PAIR_WARP_LOADS
 #define JAXHADA_PAIR_WARP_LOADS 1
 #endif
+template <bool kWarpLoads>
 struct MmaRowLayout {
-  // The relabeling (the identity with JAXHADA_PAIR_WARP_LOADS=0) and its inverse.
+  // The relabeling (the identity without kWarpLoads) and its inverse.
   __host__ __device__ static constexpr int Relabel(int bit) {
-    return !JAXHADA_PAIR_WARP_LOADS || bit < 8 ? bit : bit < 10 ? bit + 4 : bit - 2;
+    return !kWarpLoads || bit < 8 ? bit : bit < 10 ? bit + 4 : bit - 2;
   }
   __host__ __device__ static constexpr int Unlabel(int bit) {
-    return !JAXHADA_PAIR_WARP_LOADS || bit < 8 ? bit : bit >= 12 ? bit - 4 : bit + 2;
+    return !kWarpLoads || bit < 8 ? bit : bit >= 12 ? bit - 4 : bit + 2;
   }
   // A, after the MMA. Register j = 8 c + 4 f + r: r's bits hold index bits 5
   // and 1, f (the half of the 16-byte vector) bit 2, the chunk c bits 10..13
@@ -1248,11 +1252,6 @@ struct MmaRowLayout {
     return 8 * lane + warp * (1 << AWarp(0));
   }
   __host__ __device__ static constexpr int ChunkElements() { return 1 << AReg(3); }
-  // The vector of a half's row order that thread (lane, warp)'s chunk c
-  // is: where the in-place form, which stages the row as it lies, reads it.
-  __host__ __device__ static constexpr int LoadVector(int lane, int warp, int c) {
-    return (LoadElement(lane, warp) + c * ChunkElements()) / 8;
-  }
 
   // Register-bit masks: A transforms every register bit but index bit 1,
   // which the MMA did; B transforms 6..9 (j bits 0, 1, 5, 6; relabeled:
@@ -1276,24 +1275,23 @@ struct MmaRowLayout {
     if (bit == 5) return kTop;
     return 32 << (bit == 1 ? 0 : bit == 2 ? 1 : Unlabel(bit) - 6);
   }
-
 };
-static_assert(PlacesEveryBit<2>(MmaRowLayout::ALane, MmaRowLayout::AWarp, MmaRowLayout::AReg),
-              "A places every index bit once");
-static_assert(PlacesEveryBit<2>(MmaRowLayout::BLane, MmaRowLayout::BWarp, MmaRowLayout::BReg),
-              "B places every index bit once");
-static_assert(MmaRowLayout::BReg(2) == 0 && MmaRowLayout::BReg(3) == 1 &&
-                  MmaRowLayout::BReg(4) == 2,
-              "B's output vector: j bits 2..4");
-static_assert(Superincreasing(MmaRowLayout::Stride), "one word an element");
-static_assert(MmaRowLayout::AWarp(1) == MmaRowLayout::AWarp(0) + 1 &&
-                  MmaRowLayout::AReg(4) == MmaRowLayout::AReg(3) + 1 &&
-                  MmaRowLayout::AReg(5) == MmaRowLayout::AReg(3) + 2 &&
-                  MmaRowLayout::AReg(6) == MmaRowLayout::AReg(3) + 3,
-              "LoadElement and ChunkElements: A's warp bits and chunk bits each consecutive");
-static_assert(DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::ALane, 1) &&
-                  DistinctSlots(MmaRowLayout::Stride, MmaRowLayout::BLane, 4),
-              "no bank conflicts: A's scalar stores, B's 16-byte reads");
+// Both placements checked at compile time.
+template <class L>
+struct MmaRowLayoutChecks {
+  static_assert(PlacesEveryBit<2>(L::ALane, L::AWarp, L::AReg), "A places every index bit once");
+  static_assert(PlacesEveryBit<2>(L::BLane, L::BWarp, L::BReg), "B places every index bit once");
+  static_assert(L::BReg(2) == 0 && L::BReg(3) == 1 && L::BReg(4) == 2,
+                "B's output vector: j bits 2..4");
+  static_assert(Superincreasing(L::Stride), "one word an element");
+  static_assert(L::AWarp(1) == L::AWarp(0) + 1 && L::AReg(4) == L::AReg(3) + 1 &&
+                    L::AReg(5) == L::AReg(3) + 2 && L::AReg(6) == L::AReg(3) + 3,
+                "LoadElement and ChunkElements: A's warp bits and chunk bits each consecutive");
+  static_assert(DistinctSlots(L::Stride, L::ALane, 1) && DistinctSlots(L::Stride, L::BLane, 4),
+                "no bank conflicts: A's scalar stores, B's 16-byte reads");
+};
+template struct MmaRowLayoutChecks<MmaRowLayout<false>>;
+template struct MmaRowLayoutChecks<MmaRowLayout<true>>;
 
 // The sum of Weight(Where(k)) over the set bits k of x: a compile-time
 // constant when x is.
@@ -1313,8 +1311,9 @@ __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 // kValues float accumulators.
 // With 64 KB of X, three blocks an SM on sm_90 (228 KB of shared memory an
 // SM), registers capped to match: 168 a thread at 128 threads, 80 at 256.
-template <typename T, int kThreadsA, class Layout>
+template <typename T, int kThreadsA, class LayoutA>
 struct MmaRowShape {
+  using Layout = LayoutA;
   static constexpr int kD = 1 << 14;
   static constexpr int kThreads = kThreadsA;
   static constexpr int kValues = kD / kThreads;  // accumulators a thread
@@ -1351,8 +1350,8 @@ __device__ __forceinline__ void RowMmaH16(float* f, const uint32_t (&h16)[4], ui
   MmaM16N8K16<T, kAdd>(f[4], f[5], f[6], f[7], h16, v.z, v.w);
 }
 
-template <typename T>
-using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout>;
+template <typename T, bool kWarpLoads = false>
+using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout<kWarpLoads>>;
 
 // kHalves = 1: d = 16384, one block a row (only in a build with
 // -DJAXHADA_MMA_ROW_WIDE=0; rows of 16384 take the wide kernel below).
@@ -1370,8 +1369,8 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout>;
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
-  using Tr = MmaRowTraits<T>;
-  using Lay = MmaRowLayout;
+  using Tr = MmaRowTraits<T, kHalves == 2 && !kInPlace && JAXHADA_PAIR_WARP_LOADS>;
+  using Lay = typename Tr::Layout;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   static_assert(kHalves == 2 || !kInPlace, "only a pair needs to know");
   constexpr bool kStaged = kHalves == 2;  // a single row loads to registers
@@ -1403,36 +1402,24 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     const bool first_row = row == blockIdx.x / kHalves;
     const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
     if constexpr (kInPlace) {
-      // The row as it lies in device memory, half p's vector i at
-      // smem[2048 p + i]: this block copies half `half` into both.
+      // The row as it lies in device memory, half p's chunk c at
+      // smem[(16 p + c) * 128 + t]: this block copies half `half` into both.
+      // (So A's chunks here are the row's own order: no relabeling.)
+      static_assert(Lay::ChunkElements() == 8 * Tr::kThreads, "in place, A loads as the row lies");
       using Load = PairRowLoad;
       constexpr int kPerGroup = Tr::kChunks / Load::kGroups;
       constexpr int kPieceBytes = kPerGroup * Tr::kThreads * 16;
-      constexpr int kHalfVectors = Tr::kChunks * Tr::kThreads;
-      // Relabeled, a warp's chunks are one contiguous span inside one piece,
-      // so each warp waits for its piece only; before, chunk c lay in piece
-      // c / kPerGroup for every thread.
-      constexpr bool kWarpPieces = Lay::AWarp(0) > Lay::AReg(3);
-      static_assert(!kWarpPieces || (Tr::kChunks * Lay::ChunkElements() == 1 << Lay::AWarp(0) &&
-                                     kPieceBytes % (2 << Lay::AWarp(0)) == 0),
-                    "a warp's chunks lie in one piece");
-      const int warp_piece = Lay::LoadVector(lane, warp, 0) * 16 / kPieceBytes;
       if (first_row && t == 0) Load::InitBarriers(bars);
       Load::Sync(!first_row);
       if (t == 0)
-        Load::Start<kPieceBytes>(bars, smem + half * kHalfVectors,
+        Load::Start<kPieceBytes>(bars, smem + half * Tr::kChunks * Tr::kThreads,
                                  in + row * kRowD + half * Tr::kD);
 #pragma unroll
       for (int g = 0; g < Load::kGroups; ++g) {
-        if constexpr (!kWarpPieces)
-          Load::Wait(&bars[g], parity);
-        else if (g == 0)
-          Load::Wait(&bars[warp_piece], parity);
+        Load::Wait(&bars[g], parity);
 #pragma unroll
-        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c) {
-          const int i = Lay::LoadVector(lane, warp, c);
-          mma_chunk(c, smem[i], smem[kHalfVectors + i]);
-        }
+        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
       }
       parity ^= 1u;
       __syncthreads();  // the whole row is out of X before the exchange writes it
