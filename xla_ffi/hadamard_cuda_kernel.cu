@@ -1217,7 +1217,8 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // 10->8, 11->9, 12->10, 13->11 (kWarpLoads), so that A's chunks hold bits
 // 8..11 and its warps 12, 13, and each warp's 16 loads cover 8 KB of the half
 // in one piece (the wide kernel's change, notes v18): 0.5-0.8 points closer
-// to the copy on the H200 (medians of three rounds, notes v19). A relabeling of the bits changes no
+// to the copy on the H200 (medians of three rounds, notes v19; f16 at 1 GiB,
+// held back by the power cap there, 0.1). A relabeling of the bits changes no
 // sum, and B's bits follow it, so no bit stays on warps on both sides. In
 // place the same relabeling cost 2-3 points, so that form keeps the row's
 // order. -DJAXHADA_PAIR_WARP_LOADS=0 builds without it, to time against.
