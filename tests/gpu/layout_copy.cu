@@ -10,14 +10,17 @@
 // the stores placed differently, at three blocks an SM. Each shape is timed
 // out of place and in place (writing back every word with the sign bits of
 // its 16-bit halves flipped, so that the values change), against
-// cudaMemcpy of the same 256 MiB. A measurement aid for
-// docs/cuda_kernel_notes.md (v18), not part of the library:
+// cudaMemcpy of the same 256 MiB. `bulk`: loads by bulk copies into shared
+// memory, as the in-place kernels load, and each placement of the stores.
+// A measurement aid for docs/cuda_kernel_notes.md (v18, v19), not part of
+// the library:
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 \
-//     -o build/layout_copy tests/gpu/layout_copy.cu && build/layout_copy [all]
-// (without `all`, only the mixed placements).
+//     -o build/layout_copy tests/gpu/layout_copy.cu && build/layout_copy [all | bulk]
+// (without an argument, only the mixed placements).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #define CUDA_CHECK(x)                                                          \
@@ -51,6 +54,57 @@ __global__ void __launch_bounds__(256) LayoutCopy(const uint4* in, uint4* out, u
   for (int c = 0; c < V; ++c)
     out[at(kStorePlacement, c)] =
         make_uint4(r[c].x ^ flip, r[c].y ^ flip, r[c].z ^ flip, r[c].w ^ flip);
+}
+
+// The in-place kernels' loading (notes v19): thread 0 brings the block's
+// V * 4 KB into shared memory with bulk copies of kPieceBytes, counted on
+// an mbarrier (the pair kernels' pieces, without the cluster), or with
+// kWarpIssue lane 0 of each warp copies the warp's V * 512 bytes; then
+// every thread stores V vectors read back from shared memory where
+// kStorePlacement says.
+template <int V, int kStorePlacement, int kPieceBytes = 16 << 10, bool kWarpIssue = false>
+__global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out, uint32_t flip) {
+  constexpr int kBytes = V * 256 * 16;
+  static_assert(kWarpIssue ? kPieceBytes == kBytes / 8 : kBytes % kPieceBytes == 0,
+                "whole pieces");
+  extern __shared__ uint4 tile[];
+  __shared__ alignas(8) uint64_t bar;
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  const int64_t block = int64_t{blockIdx.x} * 256 * V;
+  const uint32_t bar_at = static_cast<uint32_t>(__cvta_generic_to_shared(&bar));
+  const uint32_t tile_at = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
+  if (t == 0) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n"
+                 "fence.mbarrier_init.release.cluster;\n" ::"r"(bar_at),
+                 "n"(kWarpIssue ? 8 : 1) : "memory");
+  }
+  __syncthreads();
+  if (kWarpIssue ? lane == 0 : t == 0) {
+    constexpr int kIssued = kWarpIssue ? kPieceBytes : kBytes;  // by this thread
+    const int first = kWarpIssue ? warp * kPieceBytes : 0;      // bytes into the tile
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar_at),
+                 "n"(kIssued) : "memory");
+    for (int p = 0; p < kIssued / kPieceBytes; ++p)
+      asm volatile(
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+          ::"r"(tile_at + first + p * kPieceBytes),
+          "l"(in + block + (first + p * kPieceBytes) / 16), "n"(kPieceBytes), "r"(bar_at)
+          : "memory");
+  }
+  asm volatile(
+      "{\n.reg .pred done;\nwait:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], 0;\n"
+      "@!done bra wait;\n}\n" ::"r"(bar_at) : "memory");
+  auto at = [&](int c) -> int {
+    if (kStorePlacement == kBlockStrided) return c * 256 + t;
+    if (kStorePlacement == kWarpContiguous) return (warp * V + c) * 32 + lane;
+    return t * V + c;
+  };
+#pragma unroll
+  for (int c = 0; c < V; ++c) {
+    const uint4 r = tile[at(c)];
+    out[block + at(c)] = make_uint4(r.x ^ flip, r.y ^ flip, r.z ^ flip, r.w ^ flip);
+  }
 }
 
 __global__ void Fill(uint4* x, int64_t n, unsigned seed) {
@@ -123,9 +177,43 @@ int Mixed(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
   return TimeRow(what, LayoutCopy<V, kLoad, true, kStore>, V, 64 << 10, x, y, n, a, b);
 }
 
+__global__ void CountMismatches(const uint4* x, const uint4* y, int64_t n,
+                                unsigned long long* count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const uint4 p = x[i], q = y[i];
+    if (p.x != q.x || p.y != q.y || p.z != q.z || p.w != q.w) atomicAdd(count, 1ull);
+  }
+}
+
+// Bulk-copy loads, stores placed one way, three an SM; first checked to copy
+// every vector (out of place, values unchanged).
+template <int V, int kStore, int kPieceBytes = 16 << 10, bool kWarpIssue = false>
+int Bulk(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
+  const auto kernel = BulkLoadCopy<V, kStore, kPieceBytes, kWarpIssue>;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 << 10));
+  CUDA_CHECK(cudaMemset(y, 0, n * 16));
+  kernel<<<static_cast<unsigned>(n / (256 * V)), 256, 64 << 10>>>(x, y, 0u);
+  unsigned long long* count = nullptr;
+  unsigned long long mismatches = 0;
+  CUDA_CHECK(cudaMalloc(&count, sizeof *count));
+  CUDA_CHECK(cudaMemset(count, 0, sizeof *count));
+  CountMismatches<<<1024, 256>>>(x, y, n, count);
+  CUDA_CHECK(cudaMemcpy(&mismatches, count, sizeof *count, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaFree(count));
+  if (mismatches != 0) {
+    std::printf("bulk copy V = %d: %llu vectors wrong\n", V, mismatches);
+    return 1;
+  }
+  char what[64];
+  std::snprintf(what, sizeof what, "load bulk %d KB%s, store %s", kPieceBytes >> 10,
+                kWarpIssue ? " a warp" : "", kPlacementNames[kStore]);
+  return TimeRow(what, kernel, V, 64 << 10, x, y, n, a, b);
+}
+
 }  // namespace
 
-int main(int argc, char**) {
+int main(int argc, char** argv) {
   const int64_t n = (int64_t{1} << 28) / 16;  // 256 MiB of 16-byte vectors
   uint4 *x = nullptr, *y = nullptr;
   CUDA_CHECK(cudaMalloc(&x, n * 16));
@@ -138,7 +226,20 @@ int main(int argc, char**) {
   CUDA_CHECK(cudaEventCreate(&b));
   std::printf("| V | placement | blocks an SM | copy ms | out of place | in place |\n"
               "|---|---|---|---|---|---|\n");
-  for (int round = 0; round < 3; ++round)
+  const bool bulk = argc > 1 && std::string(argv[1]) == "bulk";
+  for (int round = 0; bulk && round < 3; ++round)
+    if (Mixed<8, kBlockStrided, kBlockStrided>(x, y, n, a, b) ||
+        Mixed<8, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
+        Bulk<8, kBlockStrided>(x, y, n, a, b) || Bulk<8, kWarpContiguous>(x, y, n, a, b) ||
+        Bulk<8, kWarpContiguous, 4 << 10>(x, y, n, a, b) ||
+        Bulk<8, kWarpContiguous, 4 << 10, true>(x, y, n, a, b) ||
+        Mixed<16, kBlockStrided, kBlockStrided>(x, y, n, a, b) ||
+        Mixed<16, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
+        Bulk<16, kBlockStrided>(x, y, n, a, b) || Bulk<16, kWarpContiguous>(x, y, n, a, b) ||
+        Bulk<16, kWarpContiguous, 4 << 10>(x, y, n, a, b) ||
+        Bulk<16, kWarpContiguous, 8 << 10, true>(x, y, n, a, b))
+      return 1;
+  for (int round = 0; !bulk && round < 3; ++round)
     if (Mixed<8, kBlockStrided, kBlockStrided>(x, y, n, a, b) ||
         Mixed<8, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
         Mixed<8, kWarpContiguous, kBlockStrided>(x, y, n, a, b) ||
@@ -148,7 +249,7 @@ int main(int argc, char**) {
         Mixed<16, kWarpContiguous, kBlockStrided>(x, y, n, a, b) ||
         Mixed<16, kBlockStrided, kWarpContiguous>(x, y, n, a, b))
       return 1;
-  if (argc > 1 &&
+  if (argc > 1 && !bulk &&
       (Placed<1, kBlockStrided>(x, y, n, a, b) || Placed<2, kBlockStrided>(x, y, n, a, b) ||
        Placed<2, kWarpContiguous>(x, y, n, a, b) || Placed<4, kBlockStrided>(x, y, n, a, b) ||
        Placed<4, kWarpContiguous>(x, y, n, a, b) || Placed<4, kThreadContiguous>(x, y, n, a, b) ||
