@@ -11,12 +11,17 @@
 // out of place and in place (writing back every word with the sign bits of
 // its 16-bit halves flipped, so that the values change), against
 // cudaMemcpy of the same 256 MiB. `bulk`: loads by bulk copies into shared
-// memory, as the in-place kernels load, and each placement of the stores.
+// memory, as the in-place kernels load, and each placement of the stores;
+// `pair`: a pair of blocks that each need the whole row, loaded by multicast
+// bulk copies or by each block's threads writing into both blocks.
 // A measurement aid for docs/cuda_kernel_notes.md (v18, v19), not part of
 // the library:
-//   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 \
-//     -o build/layout_copy tests/gpu/layout_copy.cu && build/layout_copy [all | bulk]
+//   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
+//     -o build/layout_copy tests/gpu/layout_copy.cu && build/layout_copy [all | bulk | pair]
 // (without an argument, only the mixed placements).
+// The kernel's translation unit, for its mbarrier and bulk-copy helpers.
+#include "../../xla_ffi/hadamard_cuda_kernel.cu"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +61,15 @@ __global__ void __launch_bounds__(256) LayoutCopy(const uint4* in, uint4* out, u
         make_uint4(r[c].x ^ flip, r[c].y ^ flip, r[c].z ^ flip, r[c].w ^ flip);
 }
 
+// One bulk copy of kBytes from global to this block's shared memory,
+// counted on the mbarrier at `bar`.
+template <int kBytes>
+__device__ __forceinline__ void BulkCopy(uint32_t dst, const void* src, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+      ::"r"(dst), "l"(src), "n"(kBytes), "r"(bar) : "memory");
+}
+
 // The in-place kernels' loading (notes v19): thread 0 brings the block's
 // V * 4 KB into shared memory with bulk copies of kPieceBytes, counted on
 // an mbarrier (the pair kernels' pieces, without the cluster), or with
@@ -64,37 +78,28 @@ __global__ void __launch_bounds__(256) LayoutCopy(const uint4* in, uint4* out, u
 // kStorePlacement says.
 template <int V, int kStorePlacement, int kPieceBytes = 16 << 10, bool kWarpIssue = false>
 __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out, uint32_t flip) {
+  using namespace jaxhada;
   constexpr int kBytes = V * 256 * 16;
+  constexpr int kIssued = kWarpIssue ? kPieceBytes : kBytes;  // by each issuing thread
   static_assert(kWarpIssue ? kPieceBytes == kBytes / 8 : kBytes % kPieceBytes == 0,
                 "whole pieces");
   extern __shared__ uint4 tile[];
   __shared__ alignas(8) uint64_t bar;
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
   const int64_t block = int64_t{blockIdx.x} * 256 * V;
-  const uint32_t bar_at = static_cast<uint32_t>(__cvta_generic_to_shared(&bar));
-  const uint32_t tile_at = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
   if (t == 0) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n"
-                 "fence.mbarrier_init.release.cluster;\n" ::"r"(bar_at),
-                 "n"(kWarpIssue ? 8 : 1) : "memory");
+    MbarrierInit<kWarpIssue ? 8 : 1>(SharedAddress(&bar));
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
   if (kWarpIssue ? lane == 0 : t == 0) {
-    constexpr int kIssued = kWarpIssue ? kPieceBytes : kBytes;  // by this thread
-    const int first = kWarpIssue ? warp * kPieceBytes : 0;      // bytes into the tile
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar_at),
-                 "n"(kIssued) : "memory");
+    const int first = kWarpIssue ? warp * kPieceBytes : 0;  // bytes into the tile
+    MbarrierArriveExpecting<kIssued>(SharedAddress(&bar));
     for (int p = 0; p < kIssued / kPieceBytes; ++p)
-      asm volatile(
-          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
-          ::"r"(tile_at + first + p * kPieceBytes),
-          "l"(in + block + (first + p * kPieceBytes) / 16), "n"(kPieceBytes), "r"(bar_at)
-          : "memory");
+      BulkCopy<kPieceBytes>(SharedAddress(tile) + first + p * kPieceBytes,
+                            in + block + (first + p * kPieceBytes) / 16, SharedAddress(&bar));
   }
-  asm volatile(
-      "{\n.reg .pred done;\nwait:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], 0;\n"
-      "@!done bra wait;\n}\n" ::"r"(bar_at) : "memory");
+  MbarrierWait(SharedAddress(&bar), 0);
   auto at = [&](int c) -> int {
     if (kStorePlacement == kBlockStrided) return c * 256 + t;
     if (kStorePlacement == kWarpContiguous) return (warp * V + c) * 32 + lane;
@@ -104,6 +109,102 @@ __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out,
   for (int c = 0; c < V; ++c) {
     const uint4 r = tile[at(c)];
     out[block + at(c)] = make_uint4(r.x ^ flip, r.y ^ flip, r.z ^ flip, r.w ^ flip);
+  }
+}
+
+// The two ways the in-place pairs could give both blocks of a pair the whole
+// row (notes v19). Each block's tile, V * 4 KB, is half of a row; each block
+// needs both halves in shared memory before it stores its own (as a pair
+// block, which computes lo +- hi, does), and its stores overwrite only its
+// own half, which the partner never reads from global memory.
+//   kPairMulticast: thread 0 multicasts the block's half into both blocks
+//     (the 16-bit pair's PairRowLoad: two pieces, an mbarrier each);
+//   kPairThreads: every thread loads its V vectors of the half
+//     (warp-contiguous) and writes them into both blocks' shared memory,
+//     the partner's through st.shared::cluster; a cluster barrier orders
+//     those writes before the reads;
+//   kPairBothHalves: every thread loads its V vectors of both halves into
+//     registers (so each half is read twice, the second time mostly from
+//     L2), and a cluster barrier keeps either block from storing before
+//     the partner has read its half;
+//   kPairBothHalvesStaged: the same through cp.async into this block's
+//     shared memory (as the pair kernels stage the row), read back after
+//     the cluster barrier.
+enum PairLoad { kPairMulticast = 0, kPairThreads = 1, kPairBothHalves = 2, kPairBothHalvesStaged = 3 };
+const char* const kPairLoadNames[] = {"pair, multicast bulk copies", "pair, threads into both",
+                                      "pair, threads load both halves",
+                                      "pair, both halves staged by cp.async"};
+
+template <int V, int kLoad>
+__global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
+    PairCopy(const uint4* in, uint4* out, uint32_t flip) {
+  using namespace jaxhada;
+  constexpr int kHalf = V * 256;  // vectors
+  extern __shared__ uint4 row[];  // half 0, then half 1
+  __shared__ alignas(8) uint64_t bars[PairRowLoad::kGroups];
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  const int half = static_cast<int>(blockIdx.x & 1);
+  const int64_t mine = int64_t{blockIdx.x / 2} * 2 * kHalf + half * kHalf;
+  auto at = [&](int c) { return (warp * V + c) * 32 + lane; };
+  if (kLoad == kPairBothHalves) {
+    const int64_t theirs = mine + (half ? -kHalf : kHalf);
+    uint4 r[V], o[V];
+#pragma unroll
+    for (int c = 0; c < V; ++c) {
+      r[c] = in[mine + at(c)];
+      o[c] = in[theirs + at(c)];
+    }
+    // Both halves in registers: only then may the partner overwrite this one.
+    uint32_t folded = 0;
+#pragma unroll
+    for (int c = 0; c < V; ++c) folded ^= o[c].x ^ o[c].y ^ o[c].z ^ o[c].w;
+    asm volatile("barrier.cluster.arrive.release.aligned;\n"
+                 "barrier.cluster.wait.acquire.aligned;\n" ::"r"(folded) : "memory");
+#pragma unroll
+    for (int c = 0; c < V; ++c)
+      out[mine + at(c)] = make_uint4(r[c].x ^ flip, r[c].y ^ flip, r[c].z ^ flip, r[c].w ^ flip);
+    return;
+  }
+  if (kLoad == kPairBothHalvesStaged) {
+    const int64_t theirs = mine + (half ? -kHalf : kHalf);
+#pragma unroll
+    for (int c = 0; c < V; ++c) {
+      CpAsync16(row + half * kHalf + at(c), in + mine + at(c));
+      CpAsync16(row + (half ^ 1) * kHalf + at(c), in + theirs + at(c));
+    }
+    CpAsyncCommit();
+    CpAsyncWaitAll();  // each thread reads back only what it staged
+    asm volatile("barrier.cluster.arrive.release.aligned;\n"
+                 "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  } else if (kLoad == kPairMulticast) {
+    if (t == 0) PairRowLoad::InitBarriers(bars);
+    PairRowLoad::Sync(false);
+    if (t == 0) PairRowLoad::Start<kHalf * 16 / PairRowLoad::kGroups>(bars, row + half * kHalf, in + mine);
+    for (int g = 0; g < PairRowLoad::kGroups; ++g) PairRowLoad::Wait(&bars[g], 0);
+  } else {
+    uint4 r[V];
+#pragma unroll
+    for (int c = 0; c < V; ++c) r[c] = in[mine + at(c)];
+#pragma unroll
+    for (int c = 0; c < V; ++c) {
+      const uint32_t local = SharedAddress(row + half * kHalf + at(c));
+      asm volatile(
+          "{\n.reg .b32 remote;\n"
+          "st.shared.v4.u32 [%0], {%2, %3, %4, %5};\n"
+          "mapa.shared::cluster.u32 remote, %0, %1;\n"
+          "st.shared::cluster.v4.u32 [remote], {%2, %3, %4, %5};\n}\n" ::"r"(local),
+          "r"(half ^ 1), "r"(r[c].x), "r"(r[c].y), "r"(r[c].z), "r"(r[c].w) : "memory");
+    }
+    asm volatile("barrier.cluster.arrive.release.aligned;\n"
+                 "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  }
+#pragma unroll
+  for (int c = 0; c < V; ++c) {
+    // The partner's half read as a pair block reads it (kept by the asm).
+    asm volatile("{\n.reg .b32 a, b, c, d;\nld.shared.v4.u32 {a, b, c, d}, [%0];\n}\n" ::"r"(
+        SharedAddress(row + (half ^ 1) * kHalf + at(c))) : "memory");
+    const uint4 r = row[half * kHalf + at(c)];
+    out[mine + at(c)] = make_uint4(r.x ^ flip, r.y ^ flip, r.z ^ flip, r.w ^ flip);
   }
 }
 
@@ -186,14 +287,13 @@ __global__ void CountMismatches(const uint4* x, const uint4* y, int64_t n,
   }
 }
 
-// Bulk-copy loads, stores placed one way, three an SM; first checked to copy
-// every vector (out of place, values unchanged).
-template <int V, int kStore, int kPieceBytes = 16 << 10, bool kWarpIssue = false>
-int Bulk(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
-  const auto kernel = BulkLoadCopy<V, kStore, kPieceBytes, kWarpIssue>;
+// Checks that `kernel` (V vectors a thread, 64 KB of shared memory) copies
+// every vector, out of place with the values unchanged.
+template <class Kernel>
+int CopiesEverything(Kernel kernel, int v, uint4* x, uint4* y, int64_t n) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 << 10));
   CUDA_CHECK(cudaMemset(y, 0, n * 16));
-  kernel<<<static_cast<unsigned>(n / (256 * V)), 256, 64 << 10>>>(x, y, 0u);
+  kernel<<<static_cast<unsigned>(n / (256 * v)), 256, 64 << 10>>>(x, y, 0u);
   unsigned long long* count = nullptr;
   unsigned long long mismatches = 0;
   CUDA_CHECK(cudaMalloc(&count, sizeof *count));
@@ -202,13 +302,30 @@ int Bulk(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
   CUDA_CHECK(cudaMemcpy(&mismatches, count, sizeof *count, cudaMemcpyDeviceToHost));
   CUDA_CHECK(cudaFree(count));
   if (mismatches != 0) {
-    std::printf("bulk copy V = %d: %llu vectors wrong\n", V, mismatches);
+    std::printf("V = %d: %llu vectors wrong\n", v, mismatches);
     return 1;
   }
+  return 0;
+}
+
+// Bulk-copy loads, stores placed one way, three an SM.
+template <int V, int kStore, int kPieceBytes = 16 << 10, bool kWarpIssue = false>
+int Bulk(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
+  const auto kernel = BulkLoadCopy<V, kStore, kPieceBytes, kWarpIssue>;
+  if (CopiesEverything(kernel, V, x, y, n)) return 1;
   char what[64];
   std::snprintf(what, sizeof what, "load bulk %d KB%s, store %s", kPieceBytes >> 10,
                 kWarpIssue ? " a warp" : "", kPlacementNames[kStore]);
   return TimeRow(what, kernel, V, 64 << 10, x, y, n, a, b);
+}
+
+// A pair's two blocks share a row of 2 V * 4 KB, loaded one way (64 KB of
+// shared memory at V = 8, three blocks an SM, as the 16-bit pair).
+template <int V, int kLoad>
+int Pair(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
+  const auto kernel = PairCopy<V, kLoad>;
+  if (CopiesEverything(kernel, V, x, y, n)) return 1;
+  return TimeRow(kPairLoadNames[kLoad], kernel, V, 64 << 10, x, y, n, a, b);
 }
 
 }  // namespace
@@ -226,7 +343,14 @@ int main(int argc, char** argv) {
   CUDA_CHECK(cudaEventCreate(&b));
   std::printf("| V | placement | blocks an SM | copy ms | out of place | in place |\n"
               "|---|---|---|---|---|---|\n");
-  const bool bulk = argc > 1 && std::string(argv[1]) == "bulk";
+  const std::string mode = argc > 1 ? argv[1] : "";
+  const bool bulk = mode == "bulk", pair = mode == "pair";
+  for (int round = 0; pair && round < 3; ++round)
+    if (Mixed<8, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
+        Bulk<8, kWarpContiguous>(x, y, n, a, b) || Pair<8, kPairMulticast>(x, y, n, a, b) ||
+        Pair<8, kPairThreads>(x, y, n, a, b) || Pair<8, kPairBothHalves>(x, y, n, a, b) ||
+        Pair<8, kPairBothHalvesStaged>(x, y, n, a, b))
+      return 1;
   for (int round = 0; bulk && round < 3; ++round)
     if (Mixed<8, kBlockStrided, kBlockStrided>(x, y, n, a, b) ||
         Mixed<8, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
@@ -239,7 +363,7 @@ int main(int argc, char** argv) {
         Bulk<16, kWarpContiguous, 4 << 10>(x, y, n, a, b) ||
         Bulk<16, kWarpContiguous, 8 << 10, true>(x, y, n, a, b))
       return 1;
-  for (int round = 0; !bulk && round < 3; ++round)
+  for (int round = 0; mode.empty() && round < 3; ++round)
     if (Mixed<8, kBlockStrided, kBlockStrided>(x, y, n, a, b) ||
         Mixed<8, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
         Mixed<8, kWarpContiguous, kBlockStrided>(x, y, n, a, b) ||
@@ -249,7 +373,7 @@ int main(int argc, char** argv) {
         Mixed<16, kWarpContiguous, kBlockStrided>(x, y, n, a, b) ||
         Mixed<16, kBlockStrided, kWarpContiguous>(x, y, n, a, b))
       return 1;
-  if (argc > 1 && !bulk &&
+  if (mode == "all" &&
       (Placed<1, kBlockStrided>(x, y, n, a, b) || Placed<2, kBlockStrided>(x, y, n, a, b) ||
        Placed<2, kWarpContiguous>(x, y, n, a, b) || Placed<4, kBlockStrided>(x, y, n, a, b) ||
        Placed<4, kWarpContiguous>(x, y, n, a, b) || Placed<4, kThreadContiguous>(x, y, n, a, b) ||
