@@ -12,8 +12,8 @@
 // its 16-bit halves flipped, so that the values change), against
 // cudaMemcpy of the same 256 MiB. `bulk`: loads by bulk copies into shared
 // memory, as the in-place kernels load, and each placement of the stores;
-// `pair`: a pair of blocks that each need the whole row, loaded by multicast
-// bulk copies or by each block's threads writing into both blocks.
+// `pair`: a pair of blocks that each need the whole row, loaded four ways
+// (see PairCopy).
 // A measurement aid for docs/cuda_kernel_notes.md (v18, v19), not part of
 // the library:
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
@@ -112,11 +112,12 @@ __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out,
   }
 }
 
-// The two ways the in-place pairs could give both blocks of a pair the whole
+// Four ways the in-place pairs could give both blocks of a pair the whole
 // row (notes v19). Each block's tile, V * 4 KB, is half of a row; each block
-// needs both halves in shared memory before it stores its own (as a pair
-// block, which computes lo +- hi, does), and its stores overwrite only its
-// own half, which the partner never reads from global memory.
+// stores its own half combined with the partner's (own ^ partner ^ flip at
+// the same place, as a pair block stores lo +- hi), so it needs both halves
+// before it stores, and in place it must not overwrite its half before the
+// partner has read it.
 //   kPairMulticast: thread 0 multicasts the block's half into both blocks
 //     (the 16-bit pair's PairRowLoad: two pieces, an mbarrier each);
 //   kPairThreads: every thread loads its V vectors of the half
@@ -154,15 +155,13 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
       r[c] = in[mine + at(c)];
       o[c] = in[theirs + at(c)];
     }
-    // Both halves in registers: only then may the partner overwrite this one.
-    uint32_t folded = 0;
-#pragma unroll
-    for (int c = 0; c < V; ++c) folded ^= o[c].x ^ o[c].y ^ o[c].z ^ o[c].w;
+    // The releasing arrive orders these loads before the partner's stores.
     asm volatile("barrier.cluster.arrive.release.aligned;\n"
-                 "barrier.cluster.wait.acquire.aligned;\n" ::"r"(folded) : "memory");
+                 "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 #pragma unroll
     for (int c = 0; c < V; ++c)
-      out[mine + at(c)] = make_uint4(r[c].x ^ flip, r[c].y ^ flip, r[c].z ^ flip, r[c].w ^ flip);
+      out[mine + at(c)] = make_uint4(r[c].x ^ o[c].x ^ flip, r[c].y ^ o[c].y ^ flip,
+                                     r[c].z ^ o[c].z ^ flip, r[c].w ^ o[c].w ^ flip);
     return;
   }
   if (kLoad == kPairBothHalvesStaged) {
@@ -185,6 +184,9 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
     uint4 r[V];
 #pragma unroll
     for (int c = 0; c < V; ++c) r[c] = in[mine + at(c)];
+    // The partner must be running before its shared memory is written.
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n"
+                 "barrier.cluster.wait.aligned;\n" ::: "memory");
 #pragma unroll
     for (int c = 0; c < V; ++c) {
       const uint32_t local = SharedAddress(row + half * kHalf + at(c));
@@ -200,11 +202,9 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
   }
 #pragma unroll
   for (int c = 0; c < V; ++c) {
-    // The partner's half read as a pair block reads it (kept by the asm).
-    asm volatile("{\n.reg .b32 a, b, c, d;\nld.shared.v4.u32 {a, b, c, d}, [%0];\n}\n" ::"r"(
-        SharedAddress(row + (half ^ 1) * kHalf + at(c))) : "memory");
-    const uint4 r = row[half * kHalf + at(c)];
-    out[mine + at(c)] = make_uint4(r.x ^ flip, r.y ^ flip, r.z ^ flip, r.w ^ flip);
+    const uint4 r = row[half * kHalf + at(c)], o = row[(half ^ 1) * kHalf + at(c)];
+    out[mine + at(c)] =
+        make_uint4(r.x ^ o.x ^ flip, r.y ^ o.y ^ flip, r.z ^ o.z ^ flip, r.w ^ o.w ^ flip);
   }
 }
 
@@ -278,33 +278,47 @@ int Mixed(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
   return TimeRow(what, LayoutCopy<V, kLoad, true, kStore>, V, 64 << 10, x, y, n, a, b);
 }
 
-__global__ void CountMismatches(const uint4* x, const uint4* y, int64_t n,
-                                unsigned long long* count) {
+// Counts the vectors of y that differ from x ^ flip, or for a pair (`half`,
+// the vectors in a half) from x ^ (x's partner vector) ^ flip.
+__global__ void CountMismatches(const uint4* x, const uint4* y, int64_t n, int64_t half,
+                                uint32_t flip, unsigned long long* count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
-    const uint4 p = x[i], q = y[i];
-    if (p.x != q.x || p.y != q.y || p.z != q.z || p.w != q.w) atomicAdd(count, 1ull);
+    const uint4 p = x[i], o = half ? x[i ^ half] : make_uint4(0, 0, 0, 0), q = y[i];
+    if ((p.x ^ o.x ^ flip) != q.x || (p.y ^ o.y ^ flip) != q.y || (p.z ^ o.z ^ flip) != q.z ||
+        (p.w ^ o.w ^ flip) != q.w)
+      atomicAdd(count, 1ull);
   }
 }
 
-// Checks that `kernel` (V vectors a thread, 64 KB of shared memory) copies
-// every vector, out of place with the values unchanged.
+// Checks `kernel` (V vectors a thread, 64 KB of shared memory; `pair_half`:
+// the vectors in a pair's half, 0 for a plain copy) over every vector, out
+// of place and in place (on a copy of x in y, with the sign flips).
 template <class Kernel>
-int CopiesEverything(Kernel kernel, int v, uint4* x, uint4* y, int64_t n) {
+int CopiesEverything(Kernel kernel, int v, int64_t pair_half, uint4* x, uint4* y, int64_t n) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 << 10));
-  CUDA_CHECK(cudaMemset(y, 0, n * 16));
-  kernel<<<static_cast<unsigned>(n / (256 * v)), 256, 64 << 10>>>(x, y, 0u);
+  const unsigned grid = static_cast<unsigned>(n / (256 * v));
   unsigned long long* count = nullptr;
-  unsigned long long mismatches = 0;
   CUDA_CHECK(cudaMalloc(&count, sizeof *count));
-  CUDA_CHECK(cudaMemset(count, 0, sizeof *count));
-  CountMismatches<<<1024, 256>>>(x, y, n, count);
-  CUDA_CHECK(cudaMemcpy(&mismatches, count, sizeof *count, cudaMemcpyDeviceToHost));
-  CUDA_CHECK(cudaFree(count));
-  if (mismatches != 0) {
-    std::printf("V = %d: %llu vectors wrong\n", v, mismatches);
-    return 1;
+  for (const uint32_t flip : {0u, 0x80008000u}) {
+    if (flip == 0) {
+      CUDA_CHECK(cudaMemset(y, 0, n * 16));
+      kernel<<<grid, 256, 64 << 10>>>(x, y, flip);
+    } else {
+      CUDA_CHECK(cudaMemcpy(y, x, n * 16, cudaMemcpyDeviceToDevice));
+      kernel<<<grid, 256, 64 << 10>>>(y, y, flip);
+    }
+    unsigned long long mismatches = 0;
+    CUDA_CHECK(cudaMemset(count, 0, sizeof *count));
+    CountMismatches<<<1024, 256>>>(x, y, n, pair_half, flip, count);
+    CUDA_CHECK(cudaMemcpy(&mismatches, count, sizeof *count, cudaMemcpyDeviceToHost));
+    if (mismatches != 0) {
+      std::printf("V = %d, %s: %llu vectors wrong\n", v, flip ? "in place" : "out of place",
+                  mismatches);
+      return 1;
+    }
   }
+  CUDA_CHECK(cudaFree(count));
   return 0;
 }
 
@@ -312,7 +326,7 @@ int CopiesEverything(Kernel kernel, int v, uint4* x, uint4* y, int64_t n) {
 template <int V, int kStore, int kPieceBytes = 16 << 10, bool kWarpIssue = false>
 int Bulk(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
   const auto kernel = BulkLoadCopy<V, kStore, kPieceBytes, kWarpIssue>;
-  if (CopiesEverything(kernel, V, x, y, n)) return 1;
+  if (CopiesEverything(kernel, V, 0, x, y, n)) return 1;
   char what[64];
   std::snprintf(what, sizeof what, "load bulk %d KB%s, store %s", kPieceBytes >> 10,
                 kWarpIssue ? " a warp" : "", kPlacementNames[kStore]);
@@ -324,7 +338,7 @@ int Bulk(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
 template <int V, int kLoad>
 int Pair(uint4* x, uint4* y, int64_t n, cudaEvent_t a, cudaEvent_t b) {
   const auto kernel = PairCopy<V, kLoad>;
-  if (CopiesEverything(kernel, V, x, y, n)) return 1;
+  if (CopiesEverything(kernel, V, V * 256, x, y, n)) return 1;
   return TimeRow(kPairLoadNames[kLoad], kernel, V, 64 << 10, x, y, n, a, b);
 }
 
