@@ -42,15 +42,20 @@ namespace {
 enum Placement { kBlockStrided = 0, kWarpContiguous = 1, kThreadContiguous = 2 };
 const char* const kPlacementNames[] = {"block-strided", "warp-contiguous", "thread-contiguous"};
 
+// The vector of a block's V * 256 that thread t's vector c is, placed as
+// `placement` says.
+template <int V>
+__device__ __forceinline__ int PlacedVector(int placement, int t, int c) {
+  if (placement == kBlockStrided) return c * 256 + t;
+  if (placement == kWarpContiguous) return ((t >> 5) * V + c) * 32 + (t & 31);
+  return t * V + c;
+}
+
 template <int V, int kLoadPlacement, bool kBarrier, int kStorePlacement = kLoadPlacement>
 __global__ void __launch_bounds__(256) LayoutCopy(const uint4* in, uint4* out, uint32_t flip) {
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  const int t = threadIdx.x;
   const int64_t block = int64_t{blockIdx.x} * 256 * V;
-  auto at = [&](int placement, int c) -> int64_t {
-    if (placement == kBlockStrided) return block + c * 256 + t;
-    if (placement == kWarpContiguous) return block + (warp * V + c) * 32 + lane;
-    return block + t * V + c;
-  };
+  auto at = [&](int placement, int c) { return block + PlacedVector<V>(placement, t, c); };
   uint4 r[V];
 #pragma unroll
   for (int c = 0; c < V; ++c) r[c] = in[at(kLoadPlacement, c)];
@@ -100,11 +105,7 @@ __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out,
                             in + block + (first + p * kPieceBytes) / 16, SharedAddress(&bar));
   }
   MbarrierWait(SharedAddress(&bar), 0);
-  auto at = [&](int c) -> int {
-    if (kStorePlacement == kBlockStrided) return c * 256 + t;
-    if (kStorePlacement == kWarpContiguous) return (warp * V + c) * 32 + lane;
-    return t * V + c;
-  };
+  auto at = [&](int c) { return PlacedVector<V>(kStorePlacement, t, c); };
 #pragma unroll
   for (int c = 0; c < V; ++c) {
     const uint4 r = tile[at(c)];
@@ -143,10 +144,10 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
   constexpr int kHalf = V * 256;  // vectors
   extern __shared__ uint4 row[];  // half 0, then half 1
   __shared__ alignas(8) uint64_t bars[PairRowLoad::kGroups];
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  const int t = threadIdx.x;
   const int half = static_cast<int>(blockIdx.x & 1);
   const int64_t mine = int64_t{blockIdx.x / 2} * 2 * kHalf + half * kHalf;
-  auto at = [&](int c) { return (warp * V + c) * 32 + lane; };
+  auto at = [&](int c) { return PlacedVector<V>(kWarpContiguous, t, c); };
   if (kLoad == kPairBothHalves) {
     const int64_t theirs = mine + (half ? -kHalf : kHalf);
     uint4 r[V], o[V];
