@@ -74,7 +74,9 @@ constexpr int kVec = 16 / static_cast<int>(sizeof(T));
 
 // ------------------------------------------------- register-level building blocks
 
-// A 16-byte load into kVec<T> accumulators starting at v[first].
+// A 16-byte load into kVec<T> accumulators starting at v[first]. The
+// kernels load with plain (L1-allocating) loads: L1::no_allocate or
+// L1::evict_first measured 3-5 points slower at d <= 16384 (notes v20).
 template <typename T, int kN, typename Acc>
 __device__ __forceinline__ void LoadVec(const T* p, Acc (&v)[kN], int first) {
   const uint4 raw = *reinterpret_cast<const uint4*>(p);
@@ -517,6 +519,8 @@ __device__ __forceinline__ uint32_t SharedAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
+// .cg, past L1: the L1-allocating .ca measured 6-12 points slower in the
+// kernels that stage with it (notes v20).
 __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(SharedAddress(smem)), "l"(gmem)
                : "memory");
@@ -1758,7 +1762,13 @@ cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int devic
 // (d = 32768, the pair path), handed out by the hardware to whichever SM
 // frees up first: the row path (f32) and the tensor-core path (16-bit). A
 // persistent grid streaming rows ahead measured slower for both (notes v7,
-// v9).
+// v9); even the plain one-wave grid of the d = 16384 16-bit kernel, rows in
+// grid-stride order, read 1.14-1.16 of the copy against 1.05-1.06, and rows
+// taken from a counter 1.18-1.26 (notes v20).
+// No shared-memory carveout preference is set: with the driver's own
+// choice the d = 16384 16-bit kernel reads 1.05-1.06 of the copy, with any
+// preference from 86% to 100% 1.15-1.16; the warp path, with its L1 cut to
+// the minimum (100%), read 1.05-1.18 against 1.00-1.04 (notes v20).
 template <typename T>
 cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int blocks_per_row,
                                int threads, int smem, cudaStream_t stream, const T* in, T* out,
