@@ -74,9 +74,7 @@ constexpr int kVec = 16 / static_cast<int>(sizeof(T));
 
 // ------------------------------------------------- register-level building blocks
 
-// A 16-byte load into kVec<T> accumulators starting at v[first]. The
-// kernels load with plain (L1-allocating) loads: L1::no_allocate or
-// L1::evict_first measured 3-5 points slower at d <= 16384 (notes v20).
+// A 16-byte load into kVec<T> accumulators starting at v[first].
 template <typename T, int kN, typename Acc>
 __device__ __forceinline__ void LoadVec(const T* p, Acc (&v)[kN], int first) {
   const uint4 raw = *reinterpret_cast<const uint4*>(p);
@@ -291,6 +289,9 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
     Acc v[Tr::kV];
     if constexpr (Tr::kMma) {
       uint32_t w[kChunks][4];  // 16-bit values as loaded, two a word
+      // Plain loads, which L1 keeps as usual: with L1::no_allocate or
+      // L1::evict_first this path measured 3-5 points slower out of place and
+      // 1-3 in place, and the wide kernel 0.5-3 (notes v20).
       if (full) {
 #pragma unroll
         for (int c = 0; c < kChunks; ++c) {
@@ -1678,6 +1679,10 @@ inline unsigned GridFor(int64_t work_items, int per_block) {
   return static_cast<unsigned>(blocks < kCap ? (blocks < 1 ? 1 : blocks) : kCap);
 }
 
+// No carveout preference here either: with L1 at its minimum (100%) the
+// 16-bit warp path read 1.05-1.18 of the copy against 1.00-1.04, f32 at
+// d = 4096 1.21-1.23. One that leaves L1 60 KB (85%) measured faster for
+// d = 4096 in place, not yet validated (notes v20).
 template <typename T, int L>
 cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
                        typename Num<T>::Acc scale) {
@@ -1767,8 +1772,7 @@ cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int devic
 // taken from a counter 1.18-1.26 (notes v20).
 // No shared-memory carveout preference is set: with the driver's own
 // choice the d = 16384 16-bit kernel reads 1.05-1.06 of the copy, with any
-// preference from 86% to 100% 1.15-1.16; the warp path, with its L1 cut to
-// the minimum (100%), read 1.05-1.18 against 1.00-1.04 (notes v20).
+// preference from 86% to 100%, which leaves L1 28 KB, 1.15-1.16 (notes v20).
 template <typename T>
 cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int blocks_per_row,
                                int threads, int smem, cudaStream_t stream, const T* in, T* out,
