@@ -15,7 +15,8 @@
 # to time another build); KERNEL_CHECK_GENCODE replaces the target (default
 # sm_90 code; e.g. "-gencode arch=compute_80,code=compute_80" for sm_80 PTX
 # that the driver JIT-compiles, as a build without sm_90 runs on an H100);
-# give each build its own KERNEL_CHECK_BUILD_DIR.
+# give each build its own KERNEL_CHECK_BUILD_DIR, or let compare_builds.sh
+# build and time several in alternation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
