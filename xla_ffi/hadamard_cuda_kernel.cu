@@ -1313,7 +1313,7 @@ __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 
 // A d = 16384 row in one block of kThreads threads, X laid out by Layout:
 // each thread loads kChunks 16-byte vectors where Layout::LoadElement and
-// kChunkElements say (each warp load 512 contiguous bytes), and holds
+// Layout::ChunkElements say (each warp load 512 contiguous bytes), and holds
 // kValues float accumulators.
 // With 64 KB of X, three blocks an SM on sm_90 (228 KB of shared memory an
 // SM), registers capped to match: 168 a thread at 128 threads, 80 at 256.
@@ -1534,7 +1534,7 @@ struct MmaRowWideLayout {
   // A's load: thread (lane, warp)'s first element, and the elements between
   // its chunks.
   __host__ __device__ static constexpr int LoadElement(int lane, int warp) { return 8 * lane + (warp << kWarpBit); }
-  static constexpr int kChunkElements = 1 << kChunkBit;
+  __host__ __device__ static constexpr int ChunkElements() { return 1 << kChunkBit; }
   static constexpr unsigned kMaskA = 0x3Du;      // index bits 5, 2 and the chunk bits
   static constexpr unsigned kLaneMaskA = 0x03u;  // index bits 6, 7
   static constexpr unsigned kMaskB = 0x38u;      // A's warp bits
@@ -1617,7 +1617,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTrait
     uint4 raw[Tr::kChunks];
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c)
-      raw[c] = *reinterpret_cast<const uint4*>(src + c * Lay::kChunkElements);
+      raw[c] = *reinterpret_cast<const uint4*>(src + c * Lay::ChunkElements());
     float v[64];
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
