@@ -5,9 +5,10 @@
 # on another day, or another machine, moves by a point or more).
 #   tests/gpu/compare_builds.sh BASE [NAME=FLAGS ...]
 # BASE is a source tree to compare against (for example the main branch,
-# checked out with `git worktree add build/base main`), built as "base";
-# each NAME=FLAGS builds this tree with those nvcc flags, comma-separated
-# (for example `rowwide=-DJAXHADA_MMA_ROW_WIDE=0`). Without any, this tree
+# checked out with `git worktree add build/base main`), built as "base" by
+# its own kernel_check.sh; each NAME=FLAGS builds this tree with those nvcc
+# flags, comma-separated (for example `rowwide=-DJAXHADA_MMA_ROW_WIDE=0`),
+# as KERNEL_CHECK_NVCC_FLAGS. Without any, this tree
 # is built as it is, as "tree". Each build must pass `kernel_check --quick`
 # before it is timed. Then ROUNDS rounds (default 3) of `--time 27` and one
 # of `--time 29`; the full tables go to OUT (default build/compare), and a
@@ -16,8 +17,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-if [[ $# -lt 1 || ! -f "$1/tests/gpu/kernel_check.cu" ]]; then
-  echo "usage: $0 BASE [NAME=FLAGS ...]  (BASE: a source tree with tests/gpu/kernel_check.cu)" >&2
+if [[ $# -lt 1 || ! -f "$1/tests/gpu/kernel_check.sh" ]]; then
+  echo "usage: $0 BASE [NAME=FLAGS ...]  (BASE: a source tree with tests/gpu/kernel_check.sh)" >&2
   exit 2
 fi
 base="$(cd "$1" && pwd)"
@@ -28,37 +29,37 @@ rounds="${ROUNDS:-3}"
 sizes="${SIZES:-4096|16384|32768}"
 mkdir -p "${OUT:-build/compare}"
 out="$(cd "${OUT:-build/compare}" && pwd)"
-nvcc_cmd=(nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr -Xptxas -v)
 
-# All builds at once: each is one translation unit.
-(cd "$base" && "${nvcc_cmd[@]}" -o "$out/kc_base" tests/gpu/kernel_check.cu 2> "$out/kc_base.log") &
+# All builds at once, each by kernel_check.sh (which warns if one spills)
+# into its own folder: each is one translation unit.
+build() {  # NAME TREE FLAGS
+  KERNEL_CHECK_BUILD_DIR="$out/$1" KERNEL_CHECK_NVCC_FLAGS="$3" \
+    bash "$2/tests/gpu/kernel_check.sh" --build-only > "$out/$1.log" 2>&1
+}
+build base "$base" "" &
 names=(base)
 for variant in "${variants[@]}"; do
   name="${variant%%=*}" flags="${variant#*=}"
   names+=("$name")
-  # shellcheck disable=SC2086  # the flags split on purpose
-  "${nvcc_cmd[@]}" ${flags//,/ } -o "$out/kc_$name" tests/gpu/kernel_check.cu \
-    2> "$out/kc_$name.log" &
+  build "$name" "$PWD" "${flags//,/ }" &
 done
 wait
 for name in "${names[@]}"; do
-  [[ -x "$out/kc_$name" ]] || { echo "build $name failed:"; tail -20 "$out/kc_$name.log"; exit 1; }
-  if grep -E "spill" "$out/kc_$name.log" | grep -vq " 0 bytes spill stores"; then
-    echo "warning: build $name spills (see $out/kc_$name.log)"
-  fi
+  [[ -x "$out/$name/kernel_check" ]] || { echo "build $name failed:"; tail -20 "$out/$name.log"; exit 1; }
+  grep -h "^warning" "$out/$name.log" | sed "s/^/$name: /"
 done
 for name in "${names[@]:1}"; do
-  "$out/kc_$name" --quick > "$out/${name}_quick.txt" 2>&1 ||
+  "$out/$name/kernel_check" --quick > "$out/${name}_quick.txt" 2>&1 ||
     { echo "build $name fails the check:"; tail -5 "$out/${name}_quick.txt"; exit 1; }
 done
 
 for round in $(seq "$rounds"); do
   for name in "${names[@]}"; do
-    "$out/kc_$name" --time 27 > "$out/${name}_27_$round.txt" 2>&1
+    "$out/$name/kernel_check" --time 27 > "$out/${name}_27_$round.txt" 2>&1
   done
 done
 for name in "${names[@]}"; do
-  "$out/kc_$name" --time 29 > "$out/${name}_29_1.txt" 2>&1
+  "$out/$name/kernel_check" --time 29 > "$out/${name}_29_1.txt" 2>&1
 done
 
 python3 - "$out" "$sizes" "${names[@]}" <<'EOF'
