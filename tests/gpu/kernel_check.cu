@@ -18,6 +18,7 @@
 // drive the launcher with a smaller shared-memory budget and so check the
 // path that GPUs with less shared memory than an H100 take.
 #include "../../xla_ffi/hadamard_cuda_kernel.cu"
+#include "event_timing.h"
 
 #include <signal.h>
 
@@ -315,11 +316,6 @@ void CheckErrors() {
   CUDA_CHECK(cudaFree(p));
 }
 
-float MedianMs(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // A plain copy through the SMs: one 16-byte vector a thread, each block a
 // contiguous 4 KB. Timed beside each case as a second reference, what any
 // kernel that streams its data through the SMs pays before it computes
@@ -336,43 +332,6 @@ __global__ void __launch_bounds__(256) SmCopy(const uint4* in, uint4* out, int64
     const uint4 v = in[i];
     out[i] = make_uint4(v.x ^ flip, v.y ^ flip, v.z ^ flip, v.w ^ flip);
   }
-}
-
-// Milliseconds a call of each of fns: the median of kReps event pairs, each
-// around `batch` back-to-back calls, so the host enqueues call k+1 while the
-// device runs call k and launch work on the host is not counted (a single
-// call between events would count it, since the device idles until it
-// arrives). The fns' batches are interleaved, so that each sees the same
-// clocks and power: on the H200 a run of heavy calls can reach the 700 W cap
-// and lower the SM clock within a second (notes v17), so a copy timed once
-// before a table is not timed under the conditions of the calls compared
-// with it.
-template <int kN>
-std::array<float, kN> TimeInterleavedMs(const std::array<std::function<void()>, kN>& fns,
-                                        cudaEvent_t a, cudaEvent_t b, int batch = 5) {
-  constexpr int kWarmup = 3, kReps = 11;
-  for (const auto& fn : fns)
-    for (int i = 0; i < kWarmup; ++i) fn();
-  CUDA_CHECK(cudaDeviceSynchronize());
-  std::array<std::vector<float>, kN> ms;
-  for (int i = 0; i < kReps; ++i)
-    for (int f = 0; f < kN; ++f) {
-      CUDA_CHECK(cudaEventRecord(a));
-      for (int k = 0; k < batch; ++k) fns[f]();
-      CUDA_CHECK(cudaEventRecord(b));
-      CUDA_CHECK(cudaEventSynchronize(b));
-      float t = 0;
-      CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-      ms[f].push_back(t / batch);
-    }
-  std::array<float, kN> median;
-  for (int f = 0; f < kN; ++f) median[f] = MedianMs(ms[f]);
-  return median;
-}
-
-template <typename Fn>
-float TimeMs(Fn&& fn, cudaEvent_t a, cudaEvent_t b, int batch = 5) {
-  return TimeInterleavedMs<1>({std::function<void()>(fn)}, a, b, batch)[0];
 }
 
 // SmCopy over `bytes` (a multiple of 16) from in to out.

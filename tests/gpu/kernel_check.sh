@@ -34,7 +34,8 @@ mkdir -p "$build_dir"
 # Rebuild only when a source is newer than the binary: the sanitizer run that
 # follows a full run reuses it.
 if [[ ! -x "$bin" || tests/gpu/kernel_check.cu -nt "$bin" ||
-      xla_ffi/hadamard_cuda_kernel.cu -nt "$bin" || xla_ffi/hadamard_cuda.h -nt "$bin" ]]; then
+      xla_ffi/hadamard_cuda_kernel.cu -nt "$bin" || xla_ffi/hadamard_cuda.h -nt "$bin" ||
+      tests/gpu/event_timing.h -nt "$bin" ]]; then
   nvcc -O3 ${KERNEL_CHECK_GENCODE:--gencode arch=compute_90,code=sm_90} -std=c++17 --expt-relaxed-constexpr \
     -Xptxas -v ${KERNEL_CHECK_NVCC_FLAGS:-} -o "$bin" tests/gpu/kernel_check.cu 2> "$build_dir/ptxas.log" ||
     { cat "$build_dir/ptxas.log"; exit 1; }

@@ -21,6 +21,7 @@
 // (without an argument, only the mixed placements).
 // The kernel's translation unit, for its mbarrier and bulk-copy helpers.
 #include "../../xla_ffi/hadamard_cuda_kernel.cu"
+#include "event_timing.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -218,24 +219,6 @@ __global__ void Fill(uint4* x, int64_t n, unsigned seed) {
     h ^= h >> 15;
     x[i] = make_uint4(h, h * 3u + 1u, h * 7u + 5u, h ^ 0x9e3779b9u);
   }
-}
-
-// Milliseconds a call: the median of 11 event pairs around 5 calls each.
-template <class F>
-float TimeMs(F call, cudaEvent_t a, cudaEvent_t b) {
-  std::vector<float> ms;
-  for (int i = 0; i < 3; ++i) call();
-  for (int i = 0; i < 11; ++i) {
-    cudaEventRecord(a);
-    for (int k = 0; k < 5; ++k) call();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float t = 0;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t / 5);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
 }
 
 // One table row: `kernel` with `smem` bytes of dynamic shared memory (0, or
