@@ -1725,13 +1725,19 @@ cudaError_t PreferL1OfSm90(void (*kernel)(const T*, T*, int64_t, typename Num<T>
   return cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, 85);
 }
 
+// -DJAXHADA_WARP_L1_MIN_LOG2_D=N extends the preference down to d = 2^N, to
+// time against.
+#ifndef JAXHADA_WARP_L1_MIN_LOG2_D
+#define JAXHADA_WARP_L1_MIN_LOG2_D 12
+#endif
+
 template <typename T, int L>
 cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
                        typename Num<T>::Acc scale) {
   using Tr = WarpTraits<T, L>;
   const int64_t n = rows << L;
   const int64_t tiles = (n + Tr::kTile - 1) / Tr::kTile;
-  if constexpr (L == 12) {
+  if constexpr (L >= JAXHADA_WARP_L1_MIN_LOG2_D) {
     const cudaError_t err = PreferL1OfSm90<T, L>(HadamardWarpKernel<T, L>);
     if (err != cudaSuccess) return err;
   }

@@ -358,7 +358,7 @@ void TimeType(void* in_raw, void* out_raw, int log2_elems, double (&worst)[2]) {
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
   const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
-  for (int log2_d : {4, 6, 7, 8, 10, 12, 14, 15}) {
+  for (int log2_d : {4, 6, 7, 8, 10, 11, 12, 13, 14, 15}) {
     const int64_t rows = elems >> log2_d;
     const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
     auto transform = [&](const T* src) {
