@@ -1140,33 +1140,34 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 }
 
 // ------------------------------------ layouts of the tensor-core row paths
-// Compile-time checks of a d = 16384 row's placement (which lane, warp and
-// register bits hold each of its 14 index bits) and of X's word strides.
+// Compile-time checks of a row's placement (which lane, warp and register
+// bits hold each of its index bits: 14 at d = 16384, 13 at 8192) and of X's
+// word strides.
 
 // A block's 5 lane bits, kWarpBits warp bits and the register bits (the
-// rest) place each index bit once.
-template <int kWarpBits>
+// rest) place each of the row's kBits index bits once.
+template <int kWarpBits, int kBits = 14>
 constexpr bool PlacesEveryBit(int (*lane)(int), int (*warp)(int), int (*reg)(int)) {
   unsigned seen = 0;
   for (int i = 0; i < 5; ++i) seen |= 1u << lane(i);
   for (int i = 0; i < kWarpBits; ++i) seen |= 1u << warp(i);
-  for (int i = 0; i < 14 - 5 - kWarpBits; ++i) seen |= 1u << reg(i);
-  return seen == (1u << 14) - 1;
+  for (int i = 0; i < kBits - 5 - kWarpBits; ++i) seen |= 1u << reg(i);
+  return seen == (1u << kBits) - 1;
 }
 
 // The words of X: one past the last element's.
-constexpr int XWords(int (*stride)(int)) {
+constexpr int XWords(int (*stride)(int), int bits = 14) {
   int sum = 1;
-  for (int b = 0; b < 14; ++b) sum += stride(b);
+  for (int b = 0; b < bits; ++b) sum += stride(b);
   return sum;
 }
 
 // Every stride exceeds the sum of the others that are not larger, so
 // distinct elements get distinct words.
-constexpr bool Superincreasing(int (*stride)(int)) {
-  for (int b = 0; b < 14; ++b) {
+constexpr bool Superincreasing(int (*stride)(int), int bits = 14) {
+  for (int b = 0; b < bits; ++b) {
     int not_larger = 0;
-    for (int o = 0; o < 14; ++o) not_larger += o != b && stride(o) <= stride(b) ? stride(o) : 0;
+    for (int o = 0; o < bits; ++o) not_larger += o != b && stride(o) <= stride(b) ? stride(o) : 0;
     if (stride(b) <= not_larger) return false;
   }
   return true;
@@ -1232,6 +1233,7 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 #endif
 template <bool kWarpLoads>
 struct MmaRowLayout {
+  static constexpr int kLog2D = 14;
   // The relabeling (the identity without kWarpLoads) and its inverse.
   __host__ __device__ static constexpr int Relabel(int bit) {
     return !kWarpLoads || bit < 8 ? bit : bit < 10 ? bit + 4 : bit - 2;
@@ -1311,26 +1313,28 @@ __device__ __forceinline__ int SumBits(int x) {
 }
 __host__ __device__ constexpr int ElementOffset(int bit) { return 1 << bit; }
 
-// A d = 16384 row in one block of kThreads threads, X laid out by Layout:
-// each thread loads kChunks 16-byte vectors where Layout::LoadElement and
-// Layout::ChunkElements say (each warp load 512 contiguous bytes), and holds
-// kValues float accumulators.
-// With 64 KB of X, three blocks an SM on sm_90 (228 KB of shared memory an
-// SM), registers capped to match: 168 a thread at 128 threads, 80 at 256.
-template <typename T, int kThreadsA, class LayoutA>
+// A row of d = 2^Layout::kLog2D in one block of kThreads threads, X laid
+// out by Layout: each thread loads kChunks 16-byte vectors where
+// Layout::LoadElement and Layout::ChunkElements say (each warp load 512
+// contiguous bytes), and holds kValues float accumulators. kMinBlocks an SM,
+// registers capped to match. At d = 16384, 64 KB of X: three blocks an SM on
+// sm_90 (228 KB of shared memory an SM), 168 registers a thread at 128
+// threads, 80 at 256.
+template <typename T, int kThreadsA, class LayoutA, int kMinBlocksA = 3>
 struct MmaRowShape {
   using Layout = LayoutA;
-  static constexpr int kD = 1 << 14;
+  static constexpr int kLog2D = Layout::kLog2D;
+  static constexpr int kD = 1 << kLog2D;
   static constexpr int kThreads = kThreadsA;
   static constexpr int kValues = kD / kThreads;  // accumulators a thread
   static constexpr int kChunks = kValues / 8;    // 16-byte loads a thread
-  static constexpr int kMinBlocks = 3;
-  static constexpr int kSmem = XWords(Layout::Stride) * static_cast<int>(sizeof(float));
+  static constexpr int kMinBlocks = kMinBlocksA;
+  static constexpr int kSmem = XWords(Layout::Stride, kLog2D) * static_cast<int>(sizeof(float));
   static constexpr int kWarpBits = ConstLog2(kThreads / 32);
-  static constexpr int kRegBits = 14 - 5 - kWarpBits;  // a thread's values: 2^kRegBits
+  static constexpr int kRegBits = kLog2D - 5 - kWarpBits;  // a thread's values: 2^kRegBits
   static_assert(sizeof(T) == 2, "the tensor-core path takes 16-bit values");
   static_assert(kSmem >= kD * static_cast<int>(sizeof(float)), "X holds the row in float");
-  static_assert(kValues == 1 << kRegBits, "lane, warp and register bits make the 14");
+  static_assert(kValues == 1 << kRegBits, "lane, warp and register bits make the row's");
 
   // Where Layout puts thread (lane, warp)'s first value: its word of X on
   // side A and on side B, and its element of the output row (side B).
@@ -1488,64 +1492,78 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 }
 
 // ------------------------------------------------ wide tensor-core row path
-// For 16-bit rows at d = 16384 (the pair path keeps the 128-thread kernel
-// above for its halves: this one as a pair, loading to registers or staging
-// in X, measured 1.22 and 1.25-1.32 of the copy, notes v12): the same MMA with half the values a thread. A block
-// of 256 threads holds the row, 64 float accumulators and 8 loads of 16
-// bytes a thread, because on the H200 a thread with 16 loads in flight
-// costs bandwidth that one with 8 does not, even at the same bytes in
-// flight an SM: this kernel runs about 4% closer to the copy than the
-// 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
+// For 16-bit rows at d = 8192 and 16384 (the pair path keeps the 128-thread
+// kernel above for its halves: this one as a pair, loading to registers or
+// staging in X, measured 1.22 and 1.25-1.32 of the copy, notes v12): the
+// same MMA with 64 values a thread. A block of 2^(L-6) threads (128 at
+// d = 8192, 256 at 16384) holds the row, 64 float accumulators and 8 loads
+// of 16 bytes a thread, because on the H200 a thread with 16 loads in
+// flight costs bandwidth that one with 8 does not, even at the same bytes
+// in flight an SM: at d = 16384 this kernel runs about 4% closer to the
+// copy than the 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
 //   A (load): lane l of warp w reads the 16-byte vectors at elements
 //     8 l + 256 c + 2048 w, c = 0..7: each warp load is 512 contiguous
 //     bytes, and a warp's eight cover 4 KB. The MMA does index bits 0, 1,
 //     3, 4 and leaves bits 5, 1, 2 and the chunk bits 8..10 in registers,
-//     where butterflies do 5, 2 and 8..10, and bits 6, 7 on lane bits 0, 1,
-//     where shuffles do them. Eleven bits done.
-//   B (store): registers hold the output vector (bits 0..2) and bits 11,
-//     12, 13, the last three; each warp store writes 512 contiguous bytes.
+//     where butterflies do 5, 2 and as many chunk bits as there are warp
+//     bits (8..10 at 16384, 8, 9 at 8192), and bits 6, 7 on lane bits 0, 1,
+//     where shuffles do them.
+//   B (store): registers hold the output vector (bits 0..2), A's warp bits
+//     (11.. L-1) and at d = 8192 chunk bit 10: the bits left, done there;
+//     warps hold the chunk bits A did; each warp store writes 512
+//     contiguous bytes.
 // -DJAXHADA_MMA_ROW_WIDE=0 builds the 128-thread form at d = 16384, to time
 // against.
 #ifndef JAXHADA_MMA_ROW_WIDE
 #define JAXHADA_MMA_ROW_WIDE 1
 #endif
 
-// A's chunks hold index bits 8..10 and its warps 11..13 (B the other way
+// A's chunks hold index bits 8..10 and its warps 11 and up (B the other way
 // round), so that each warp loads 4 KB of the row in one piece rather than
 // eight pieces 4 KB apart: a copy of this shape ran at 1.02 of cudaMemcpy
-// against 1.03 (tests/gpu/layout_copy.cu, notes v18), and the kernel 0.3-0.6
-// points closer to the copy. -DJAXHADA_WIDE_WARP_LOADS=0 builds the
-// previous placement (chunks 11..13, warps 8..10), to time against.
+// against 1.03 (tests/gpu/layout_copy.cu, notes v18), and the kernel at
+// d = 16384 0.3-0.6 points closer to the copy. -DJAXHADA_WIDE_WARP_LOADS=0
+// builds the previous placement at d = 16384 (chunks 11..13, warps 8..10),
+// to time against.
 #ifndef JAXHADA_WIDE_WARP_LOADS
 #define JAXHADA_WIDE_WARP_LOADS 1
 #endif
+template <int L>
 struct MmaRowWideLayout {
+  static constexpr int kLog2D = L;
+  static constexpr int kWarpBits = L - 11;
+  static_assert(L == 13 || L == 14, "d = 8192 or 16384");
+  static_assert(JAXHADA_WIDE_WARP_LOADS || L == 14, "the previous placement is for d = 16384");
   static constexpr int kChunkBit = JAXHADA_WIDE_WARP_LOADS ? 8 : 11;  // A's chunk bits from here
   static constexpr int kWarpBit = JAXHADA_WIDE_WARP_LOADS ? 11 : 8;   // A's warp bits from here
   // A, after the MMA. Register j = 8 c + 4 f + r, as in MmaRowLayout.
   __host__ __device__ static constexpr int ALane(int b) { return b == 0 ? 6 : b == 1 ? 7 : b == 2 ? 0 : b; }
   __host__ __device__ static constexpr int AWarp(int b) { return kWarpBit + b; }
   __host__ __device__ static constexpr int AReg(int k) { return k == 0 ? 5 : k == 1 ? 1 : k == 2 ? 2 : kChunkBit + k - 3; }
-  // B. Registers: the output vector, then A's warp bits. Lanes 3..7; warps
-  // A's chunk bits.
-  __host__ __device__ static constexpr int BReg(int k) { return k < 3 ? k : kWarpBit + k - 3; }
+  // B. Registers: the output vector, A's warp bits, then A's chunk bits
+  // that no warp bit of B takes. Lanes 3..7; warps A's first chunk bits.
+  __host__ __device__ static constexpr int BReg(int k) {
+    return k < 3 ? k : k < 3 + kWarpBits ? kWarpBit + k - 3 : kChunkBit + k - 3;
+  }
   __host__ __device__ static constexpr int BLane(int b) { return 3 + b; }
   __host__ __device__ static constexpr int BWarp(int b) { return kChunkBit + b; }
   // A's load: thread (lane, warp)'s first element, and the elements between
   // its chunks.
   __host__ __device__ static constexpr int LoadElement(int lane, int warp) { return 8 * lane + (warp << kWarpBit); }
   __host__ __device__ static constexpr int ChunkElements() { return 1 << kChunkBit; }
-  static constexpr unsigned kMaskA = 0x3Du;      // index bits 5, 2 and the chunk bits
-  static constexpr unsigned kLaneMaskA = 0x03u;  // index bits 6, 7
-  static constexpr unsigned kMaskB = 0x38u;      // A's warp bits
+  // Index bits 5, 2 and the chunk bits B's warps take; 6, 7; A's warp bits
+  // and the rest of the chunk bits.
+  static constexpr unsigned kMaskA = 0x05u | (((1u << kWarpBits) - 1) << 3);
+  static constexpr unsigned kLaneMaskA = 0x03u;
+  static constexpr unsigned kMaskB = 0x38u;
 
   // X word stride of each index bit. A stores one word at a time, its lane
   // bits (6, 7, 0, 3, 4) on strides 2, 4, 1, 8, 16: 32 banks. B reads 8
   // bytes at a time (index bit 0 on stride 1), served a half warp at a
   // time, whose lane bits (3, 4, 5, 6) must then hit 16 distinct 8-byte
   // slots: 8 and 16 give slots 4 and 8, 2 slot 1, and bit 5 takes a top
-  // stride padded by 4 for slot 2. The other bits take 32 .. 4096.
-  static constexpr int kTop = 8192;
+  // stride padded by 4 for slot 2. The other bits take 32 .. d / 4.
+  static constexpr int kTop = 1 << (L - 1);
   __host__ __device__ static constexpr int Stride(int bit) {
     switch (bit) {
       case 0: return 1;
@@ -1556,7 +1574,7 @@ struct MmaRowWideLayout {
       case 5: return kTop + 4;
       case 1: return 32;
       case 2: return 64;
-      default: return 128 << (bit - 8);  // 8..13
+      default: return 128 << (bit - 8);  // 8 .. L - 1
     }
   }
   // Every index bit is transformed once: MMA, A's registers and lanes, B's
@@ -1578,31 +1596,49 @@ struct MmaRowWideLayout {
         if (done & (1u << BReg(k))) return false;
         done |= 1u << BReg(k);
       }
-    return done == (1u << 14) - 1;
+    return done == (1u << L) - 1;
   }
 };
-static_assert(PlacesEveryBit<3>(MmaRowWideLayout::ALane, MmaRowWideLayout::AWarp,
-                                 MmaRowWideLayout::AReg) &&
-                  PlacesEveryBit<3>(MmaRowWideLayout::BLane, MmaRowWideLayout::BWarp,
-                                    MmaRowWideLayout::BReg),
-              "A and B place every index bit once");
-static_assert(MmaRowWideLayout::TransformsEachBitOnce(), "every index bit transformed once");
-static_assert(Superincreasing(MmaRowWideLayout::Stride), "one word an element");
-static_assert(DistinctSlots(MmaRowWideLayout::Stride, MmaRowWideLayout::ALane, 1) &&
-                  DistinctSlots(MmaRowWideLayout::Stride, MmaRowWideLayout::BLane, 2),
-              "no bank conflicts: A's scalar stores, B's 8-byte reads");
-static_assert(MmaRowWideLayout::Stride(0) == 1 && MmaRowWideLayout::BReg(0) == 0,
-              "B's 8-byte reads: index bit 0, register bit 0, stride 1");
+template <int L>
+struct MmaRowWideLayoutChecks {
+  using Lay = MmaRowWideLayout<L>;
+  static_assert(PlacesEveryBit<Lay::kWarpBits, L>(Lay::ALane, Lay::AWarp, Lay::AReg) &&
+                    PlacesEveryBit<Lay::kWarpBits, L>(Lay::BLane, Lay::BWarp, Lay::BReg),
+                "A and B place every index bit once");
+  static_assert(Lay::TransformsEachBitOnce(), "every index bit transformed once");
+  static_assert(Superincreasing(Lay::Stride, L), "one word an element");
+  static_assert(DistinctSlots(Lay::Stride, Lay::ALane, 1) && DistinctSlots(Lay::Stride, Lay::BLane, 2),
+                "no bank conflicts: A's scalar stores, B's 8-byte reads");
+  static_assert(Lay::Stride(0) == 1 && Lay::BReg(0) == 0,
+                "B's 8-byte reads: index bit 0, register bit 0, stride 1");
+};
+template struct MmaRowWideLayoutChecks<13>;
+template struct MmaRowWideLayoutChecks<14>;
 
-// Two blocks an SM, with registers to spare, measured 5% slower (notes v11).
-template <typename T>
-using MmaRowWideTraits = MmaRowShape<T, 256, MmaRowWideLayout>;
+// -DJAXHADA_WIDE_8192=0 sends 16-bit rows of d = 8192 down the block path
+// instead, as before, to time against.
+#ifndef JAXHADA_WIDE_8192
+#define JAXHADA_WIDE_8192 1
+#endif
+// Blocks an SM at d = 8192 (X 32 KB): five fit the 196 KB shared-memory
+// configuration, which leaves L1 60 KB; six would need all 228 KB and leave
+// L1 its 28 KB minimum, where loads measured 10-14 points slower (notes v20).
+#ifndef JAXHADA_WIDE_8192_BLOCKS
+#define JAXHADA_WIDE_8192_BLOCKS 5
+#endif
 
-template <typename T>
-__global__ void __launch_bounds__(MmaRowWideTraits<T>::kThreads, MmaRowWideTraits<T>::kMinBlocks)
+// At d = 16384 two blocks an SM, with registers to spare, measured 5% slower
+// than three (notes v11).
+template <typename T, int L>
+using MmaRowWideTraits = MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
+                                     L == 14 ? 3 : JAXHADA_WIDE_8192_BLOCKS>;
+
+template <typename T, int L>
+__global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
-  using Tr = MmaRowWideTraits<T>;
-  using Lay = MmaRowWideLayout;
+  using Tr = MmaRowWideTraits<T, L>;
+  using Lay = MmaRowWideLayout<L>;
+  static_assert(Tr::kValues == 64 && Tr::kChunks == 8, "64 values, 8 loads a thread");
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
@@ -1849,14 +1885,14 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
-  if constexpr (L == 14 || L == 15) {
+  if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
     constexpr int kHalves = L == 15 ? 2 : 1;
     void (*kernel)(const T*, T*, int64_t, float) = nullptr;
     int threads = 0, smem = 0;
-    if constexpr (sizeof(T) == 2 && kHalves == 1 && JAXHADA_MMA_ROW_WIDE) {
-      kernel = HadamardMmaRowWideKernel<T>;
-      threads = MmaRowWideTraits<T>::kThreads;
-      smem = MmaRowWideTraits<T>::kSmem;
+    if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L == 13)) {
+      kernel = HadamardMmaRowWideKernel<T, L>;
+      threads = MmaRowWideTraits<T, L>::kThreads;
+      smem = MmaRowWideTraits<T, L>::kSmem;
     } else if constexpr (sizeof(T) == 2) {
       const bool pair_in_place = kHalves == 2 && static_cast<const void*>(in) == out;
       kernel = pair_in_place ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
