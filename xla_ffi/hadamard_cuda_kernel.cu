@@ -901,15 +901,17 @@ __device__ __forceinline__ void StoreQuad(float* p, const float (&v)[128], int m
 // the exchange into B, seven more, the exchange back. A thread writes, in
 // B -> A, exactly the words of X it read in A -> B, so two barriers do; the
 // caller guards X against the previous row (or its staged data) itself.
-template <int kLogW>
+// kMaskA and kMaskB say which register bits each layout transforms: all
+// seven, but for two rows of 8192 (HadamardRowKernel) one bit less.
+template <int kLogW, unsigned kMaskA = 0x7Fu, unsigned kMaskB = 0x7Fu>
 __device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* xb) {
-  RegButterflies(v, 0x7Fu);
+  RegButterflies(v, kMaskA);
 #pragma unroll
   for (int j = 0; j < 128; ++j) xa[RowXWord<kLogW, false>(j)] = v[j];
   __syncthreads();
 #pragma unroll
   for (int m = 0; m < 32; ++m) LoadQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
-  RegButterflies(v, 0x7Fu);
+  RegButterflies(v, kMaskB);
 #pragma unroll
   for (int m = 0; m < 32; ++m) StoreQuad(xb + RowXWord<kLogW, true>(4 * m), v, m);
   __syncthreads();
@@ -920,11 +922,17 @@ __device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* 
 // kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
 // of a row's pair (the pair path above) transforms lo ± hi, hi added as
 // fma(hi, ±1, lo): one exact product, one rounding, like any butterfly.
-template <typename T, int kHalves>
+// kTwoRows (kHalves = 1): d = 8192, two rows a block, as one row of 16384
+// whose top index bit in memory is left alone. That bit is a register bit
+// in layout B with the warp pieces (their relabeling puts it there), in A
+// without. On the H200 the block path, the kernel for d = 8192 before,
+// read 1.12 of the copy.
+template <typename T, int kHalves, bool kTwoRows = false>
 __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
     HadamardRowKernel(const T* in, T* out, int64_t rows, float scale) {
   using Tr = RowTraits<T>;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
+  static_assert(kHalves == 1 || !kTwoRows, "two rows of 8192, not a pair");
   constexpr int kLogW = Tr::kLogW;
   constexpr int kW = Tr::kW;
   constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
@@ -972,7 +980,9 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // kernel around it (notes v13).
       PairArrive(pair_sync, t);
     }
-    RowTransform<kLogW>(v, xa, xb);
+    constexpr unsigned kSkip = kTwoRows ? 0x40u : 0u;  // register bit 6: index bit 13 or 8
+    RowTransform<kLogW, 0x7Fu & ~(kWarpPieces ? 0u : kSkip), 0x7Fu & ~(kWarpPieces ? kSkip : 0u)>(
+        v, xa, xb);
     PairWait(pair_sync);
     T* dst = out + row * kRowD + half * Tr::kD + Tr::template LoadElement<kWarpPieces>(t);
 #pragma unroll
@@ -1615,6 +1625,11 @@ struct MmaRowWideLayoutChecks {
 template struct MmaRowWideLayoutChecks<13>;
 template struct MmaRowWideLayoutChecks<14>;
 
+// -DJAXHADA_ROW_TWO_ROWS=0 sends f32 rows of d = 8192 down the block path
+// instead of two at a time through the f32 row kernel, to time against.
+#ifndef JAXHADA_ROW_TWO_ROWS
+#define JAXHADA_ROW_TWO_ROWS 1
+#endif
 // -DJAXHADA_WIDE_8192=0 sends 16-bit rows of d = 8192 down the block path
 // instead, as before, to time against.
 #ifndef JAXHADA_WIDE_8192
@@ -1885,6 +1900,18 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
+  if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
+    constexpr int kSmem = RowTraits<T>::kSmem;
+    if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
+      err = LaunchBlocksPerRow<T>(HadamardRowKernel<T, 1, true>, 1, RowTraits<T>::kThreads, kSmem,
+                                  stream, in, out, rows / 2, scale, limits.rows_per_launch);
+      if (err != cudaSuccess || rows % 2 == 0) return err;
+      // An odd row count leaves the last row to the block path.
+      in += (rows - 1) << L;
+      out += (rows - 1) << L;
+      rows = 1;
+    }
+  }
   if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
     constexpr int kHalves = L == 15 ? 2 : 1;
     void (*kernel)(const T*, T*, int64_t, float) = nullptr;

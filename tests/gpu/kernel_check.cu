@@ -268,15 +268,20 @@ double CheckType(bool quick, int min_log2_d) {
       if ((rows << log2_d) > (int64_t{1} << 25) + (int64_t{1} << 20)) continue;
       worst = std::max(worst, CheckCase<T>(log2_d, rows, PathLimits{}, "default"));
     }
-  // Many rows: more than one wave of blocks at 16384 and of pairs at 32768;
-  // and more rows than the block path's persistent grid at 32768 (one block
-  // an SM), whose blocks stream their next row.
+  // Many rows: more than one wave of blocks at 8192 (16-bit: five blocks an
+  // SM; f32: two rows a block, three blocks an SM) and 16384, and of pairs
+  // at 32768; and more rows than the block path's persistent grid at 32768
+  // (one block an SM), whose blocks stream their next row.
+  worst = std::max(worst, CheckCase<T>(13, 1601, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(14, 800, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(15, 300, PathLimits{}, "default, rows > one wave"));
   // The row and pair paths' loop over further rows (past 2^24 rows otherwise):
-  // 33 rows on 4 blocks (pairs), so each runs 8 or 9 rows.
-  for (int log2_d : {14, 15})
+  // 33 rows on 4 blocks (pairs), so each runs 8 or 9 rows (f32 at 8192: 16
+  // pairs of rows on 4 blocks, and the last row on the block path; 34 rows
+  // leave none).
+  for (int log2_d : {13, 14, 15})
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
+  worst = std::max(worst, CheckCase<T>(13, 34, PathLimits{-1, true, 4}, "rows loop"));
   if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
   for (int64_t rows : {int64_t{7}, int64_t{33}}) {
     worst = std::max(worst, CheckBlockPaths<T, 11>(rows));
