@@ -352,9 +352,9 @@ __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
 }
 
 // ------------------------------------------------------------ block path
-// For 16-bit and f32 at d = 8192, and at 16384 and 32768 where the row and
-// pair paths below cannot run (no room, no clusters, or a test turns them
-// off): one block of d/32 threads
+// For 16-bit and f32 at d = 8192 .. 32768 where the row and pair paths
+// below cannot run (no room, no clusters, or a test turns them off), and
+// the odd last row of an f32 call at 8192: one block of d/32 threads
 // transforms a whole row, 32 float accumulators a thread, in three register
 // phases joined by two exchanges through shared memory X:
 //   P1: register bits [a1, a1+5), read from the staged row S;
@@ -1882,14 +1882,13 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
   return cudaLaunchKernelEx(&config, kernel, in, out, rows, scale);
 }
 
-// d = 8192 .. 32768 (16-bit and f32): at 16384 and 32768 the tensor-core
-// paths (16-bit: the wide kernel at 16384, pairs of 128-thread blocks at
-// 32768, their form chosen by whether the call is in place) or the row path
-// (f32; in place at 32768 the pair that loads through the ring), one block
-// or one pair of blocks a row,
-// where the device has the shared memory (and, for the pair, clusters in
-// the device and in the code that runs); else the block path, staged when
-// the row fits beside X.
+// d = 8192 .. 32768 (16-bit and f32): the tensor-core paths (16-bit: the
+// wide kernel at 8192 and 16384, pairs of 128-thread blocks at 32768, their
+// form chosen by whether the call is in place) or the row path (f32: two
+// rows a block at 8192, in place at 32768 the pair that loads through the
+// ring), one block or one pair of blocks a row, where the device has the
+// shared memory (and, for the pair, clusters in the device and in the code
+// that runs); else the block path, staged when the row fits beside X.
 template <typename T, int L>
 cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
                        const detail::PathLimits& limits) {
