@@ -1542,7 +1542,7 @@ template <int L>
 struct MmaRowWideLayout {
   static constexpr int kLog2D = L;
   static constexpr int kWarpBits = L - 11;
-  static_assert(L == 13 || L == 14, "d = 8192 or 16384");
+  static_assert(L >= 12 && L <= 14, "d = 4096 (a build to time), 8192 or 16384");
   static_assert(JAXHADA_WIDE_WARP_LOADS || L == 14, "the previous placement is for d = 16384");
   static constexpr int kChunkBit = JAXHADA_WIDE_WARP_LOADS ? 8 : 11;  // A's chunk bits from here
   static constexpr int kWarpBit = JAXHADA_WIDE_WARP_LOADS ? 11 : 8;   // A's warp bits from here
@@ -1622,6 +1622,7 @@ struct MmaRowWideLayoutChecks {
   static_assert(Lay::Stride(0) == 1 && Lay::BReg(0) == 0,
                 "B's 8-byte reads: index bit 0, register bit 0, stride 1");
 };
+template struct MmaRowWideLayoutChecks<12>;
 template struct MmaRowWideLayoutChecks<13>;
 template struct MmaRowWideLayoutChecks<14>;
 
@@ -1642,11 +1643,22 @@ template struct MmaRowWideLayoutChecks<14>;
 #define JAXHADA_WIDE_8192_BLOCKS 5
 #endif
 
+// -DJAXHADA_WIDE_4096=1 sends 16-bit rows of d = 4096 through this kernel
+// too (64 threads, 16 KB of X, JAXHADA_WIDE_4096_BLOCKS an SM) instead of
+// the warp path: not yet timed (notes v21).
+#ifndef JAXHADA_WIDE_4096
+#define JAXHADA_WIDE_4096 0
+#endif
+#ifndef JAXHADA_WIDE_4096_BLOCKS
+#define JAXHADA_WIDE_4096_BLOCKS 10
+#endif
+
 // At d = 16384 two blocks an SM, with registers to spare, measured 5% slower
 // than three (notes v11).
 template <typename T, int L>
-using MmaRowWideTraits = MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
-                                     L == 14 ? 3 : JAXHADA_WIDE_8192_BLOCKS>;
+using MmaRowWideTraits =
+    MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
+                L == 14 ? 3 : L == 13 ? JAXHADA_WIDE_8192_BLOCKS : JAXHADA_WIDE_4096_BLOCKS>;
 
 template <typename T, int L>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
@@ -1911,11 +1923,12 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       rows = 1;
     }
   }
-  if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
+  if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192) ||
+                (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096)) {
     constexpr int kHalves = L == 15 ? 2 : 1;
     void (*kernel)(const T*, T*, int64_t, float) = nullptr;
     int threads = 0, smem = 0;
-    if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L == 13)) {
+    if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
       kernel = HadamardMmaRowWideKernel<T, L>;
       threads = MmaRowWideTraits<T, L>::kThreads;
       smem = MmaRowWideTraits<T, L>::kSmem;
@@ -1963,7 +1976,8 @@ cudaError_t LaunchTwoPass(cudaStream_t stream, const T* in, T* out, int64_t rows
 template <typename T, int L>
 cudaError_t LaunchFor(cudaStream_t stream, const T* in, T* out, int64_t rows, double scale,
                       const detail::PathLimits& limits) {
-  if constexpr (L <= 10 || (L <= kWarpMaxLog2D && !std::is_same_v<T, double>)) {
+  if constexpr (L <= 10 || (L <= kWarpMaxLog2D && !std::is_same_v<T, double> &&
+                            !(L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096))) {
     return LaunchWarp<T, L>(stream, in, out, rows, static_cast<typename Num<T>::Acc>(scale));
   } else if constexpr (std::is_same_v<T, double>) {
     return LaunchTwoPass<T, L>(stream, in, out, rows, scale);
