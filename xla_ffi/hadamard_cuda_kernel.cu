@@ -23,7 +23,8 @@ namespace detail {
 // What the launcher may use, so that a test can take the paths of smaller or
 // older GPUs: the shared memory a block may have (-1: the device's), and
 // whether the row path (and the pair path built on it) may run. And the most
-// rows the row and pair paths launch blocks (pairs) for at once (0: 2^24),
+// rows the row and pair paths launch blocks (pairs; for f32 at d = 8192,
+// blocks of two rows) for at once (0: 2^24),
 // so that a test can run their loop over further rows, which otherwise runs
 // only past 2^24 rows.
 struct PathLimits {
@@ -773,7 +774,8 @@ struct PairRowLoad {
 };
 
 // ------------------------------------------------------------ row path
-// For f32 at d = 16384 (16-bit rows take the tensor-core path below). A block of 128 threads holds the whole
+// For f32 at d = 16384, and two rows of 8192 at a time (16-bit rows take
+// the tensor-core path below). A block of 128 threads holds the whole
 // row in registers, 128 float accumulators a thread, in two layouts of the
 // index bits [0, 14), joined by exchanges through shared memory X:
 //   A (load and store): thread bits are index bits [w, w+7), so each warp
@@ -873,7 +875,8 @@ struct RowTraits {
   // permutation of the index bits commutes with the transform (H = P H
   // P^T), so nothing else changes. On the H200 that took f32 d = 16384 from
   // 1.044-1.047 of the copy to 1.029-1.032 out of place, and from 1.052-1.055
-  // to 1.033-1.038 in place (notes v19). Rows of 16384 only: the pair's half
+  // to 1.033-1.038 in place (notes v19). Rows of 16384 (and pairs of rows of
+  // 8192) only: the pair's half
   // spilled 24 bytes with it, and the ring kernel reads its row as it lies
   // in X. -DJAXHADA_ROW_WARP_LOADS=0 builds without it, to time against.
   template <bool kWarpPieces>
@@ -1534,7 +1537,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 // against 1.03 (tests/gpu/layout_copy.cu, notes v18), and the kernel at
 // d = 16384 0.3-0.6 points closer to the copy. -DJAXHADA_WIDE_WARP_LOADS=0
 // builds the previous placement at d = 16384 (chunks 11..13, warps 8..10),
-// to time against.
+// to time against; the smaller rows have no other.
 #ifndef JAXHADA_WIDE_WARP_LOADS
 #define JAXHADA_WIDE_WARP_LOADS 1
 #endif
@@ -1543,9 +1546,9 @@ struct MmaRowWideLayout {
   static constexpr int kLog2D = L;
   static constexpr int kWarpBits = L - 11;
   static_assert(L >= 12 && L <= 14, "d = 4096 (a build to time), 8192 or 16384");
-  static_assert(JAXHADA_WIDE_WARP_LOADS || L == 14, "the previous placement is for d = 16384");
-  static constexpr int kChunkBit = JAXHADA_WIDE_WARP_LOADS ? 8 : 11;  // A's chunk bits from here
-  static constexpr int kWarpBit = JAXHADA_WIDE_WARP_LOADS ? 11 : 8;   // A's warp bits from here
+  static constexpr bool kWarpLoads = JAXHADA_WIDE_WARP_LOADS || L != 14;
+  static constexpr int kChunkBit = kWarpLoads ? 8 : 11;  // A's chunk bits from here
+  static constexpr int kWarpBit = kWarpLoads ? 11 : 8;   // A's warp bits from here
   // A, after the MMA. Register j = 8 c + 4 f + r, as in MmaRowLayout.
   __host__ __device__ static constexpr int ALane(int b) { return b == 0 ? 6 : b == 1 ? 7 : b == 2 ? 0 : b; }
   __host__ __device__ static constexpr int AWarp(int b) { return kWarpBit + b; }
@@ -1861,7 +1864,8 @@ cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int devic
   return err;
 }
 
-// One block a row (d = 16384), or one pair of blocks a row as a cluster
+// One block a row (d = 8192 for 16-bit, 16384; f32 at 8192, two rows a
+// block), or one pair of blocks a row as a cluster
 // (d = 32768, the pair path), handed out by the hardware to whichever SM
 // frees up first: the row path (f32) and the tensor-core path (16-bit). A
 // persistent grid streaming rows ahead measured slower for both (notes v7,
@@ -1892,6 +1896,18 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
   config.attrs = blocks_per_row > 1 ? &cluster : nullptr;
   config.numAttrs = blocks_per_row > 1 ? 1 : 0;
   return cudaLaunchKernelEx(&config, kernel, in, out, rows, scale);
+}
+
+// Whether `blocks` blocks of `smem` bytes of shared memory each fit one SM
+// of the device (with what the driver reserves a block).
+inline cudaError_t BlocksFitAnSm(int device, int blocks, int smem, bool& fit) {
+  int per_sm = 0, reserved = 0;
+  cudaError_t err =
+      cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device);
+  fit = err == cudaSuccess && blocks * (smem + reserved) <= per_sm;
+  return err;
 }
 
 // d = 8192 .. 32768 (16-bit and f32): the tensor-core paths (16-bit: the
@@ -1949,6 +1965,13 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     }
     bool runs = limits.row_path && smem <= smem_limit;
     if (runs && kHalves == 2) err = PairPathRuns(kernel, device, runs);
+    // The half-block kernels (d <= 8192) were built for as many blocks an
+    // SM as they are fast at: at d = 8192 five, on the H200; four, on 127
+    // registers, read 1.29-1.38 of the copy there, worse than the block
+    // path's 1.22 (notes v21). Where they do not fit (an A100's 164 KB an SM
+    // holds four at 8192), the block path stays, as before.
+    if constexpr (L <= 13 && sizeof(T) == 2)
+      if (runs) err = BlocksFitAnSm(device, MmaRowWideTraits<T, L>::kMinBlocks, smem, runs);
     if (err != cudaSuccess) return err;
     if (runs)
       return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale,

@@ -238,9 +238,10 @@ double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char*
   return worst;
 }
 
-// The block kernel with the row path off (what d = 16384 and 32768 get on a
-// GPU without room for the row path, 32768 also without clusters; every GPU
-// takes it at 8192), staged and unstaged (a GPU without room for the staged
+// The block kernel with the row path off (what d = 8192, 16384 and 32768
+// get on a GPU without room for the row path, 32768 also without clusters,
+// 16-bit 8192 also where five of its blocks do not fit an SM; and the odd
+// last row of an f32 call at 8192), staged and unstaged (a GPU without room for the staged
 // row either). At 2048 and 4096 the warp path serves these calls unless the
 // build lowers JAXHADA_WARP_MAX_LOG2_D.
 template <typename T, int L>
@@ -272,14 +273,18 @@ double CheckType(bool quick, int min_log2_d) {
   // SM; f32: two rows a block, three blocks an SM) and 16384, and of pairs
   // at 32768; and more rows than the block path's persistent grid at 32768
   // (one block an SM), whose blocks stream their next row.
+  // (d = 4096: the warp path, or ten blocks an SM in a -DJAXHADA_WIDE_4096=1
+  // build.)
+  worst = std::max(worst, CheckCase<T>(12, 1601, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(13, 1601, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(14, 800, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(15, 300, PathLimits{}, "default, rows > one wave"));
   // The row and pair paths' loop over further rows (past 2^24 rows otherwise):
   // 33 rows on 4 blocks (pairs), so each runs 8 or 9 rows (f32 at 8192: 16
   // pairs of rows on 4 blocks, and the last row on the block path; 34 rows
-  // leave none).
-  for (int log2_d : {13, 14, 15})
+  // leave none; d = 4096 takes the loop only in a -DJAXHADA_WIDE_4096=1
+  // build).
+  for (int log2_d : {12, 13, 14, 15})
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
   worst = std::max(worst, CheckCase<T>(13, 34, PathLimits{-1, true, 4}, "rows loop"));
   if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
