@@ -1648,7 +1648,9 @@ template struct MmaRowWideLayoutChecks<14>;
 
 // -DJAXHADA_WIDE_4096=1 sends 16-bit rows of d = 4096 through this kernel
 // too (64 threads, 16 KB of X, JAXHADA_WIDE_4096_BLOCKS an SM) instead of
-// the warp path: not yet timed (notes v21).
+// the warp path; =2 sends them two rows a block through the d = 8192 form
+// (kTwoRows), an odd last row to the warp path. Neither timed yet (notes
+// v21).
 #ifndef JAXHADA_WIDE_4096
 #define JAXHADA_WIDE_4096 0
 #endif
@@ -1663,12 +1665,18 @@ using MmaRowWideTraits =
     MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
                 L == 14 ? 3 : L == 13 ? JAXHADA_WIDE_8192_BLOCKS : JAXHADA_WIDE_4096_BLOCKS>;
 
-template <typename T, int L>
+// kTwoRows (L = 13, a build with -DJAXHADA_WIDE_4096=2): two rows of d =
+// 4096 a block, as one row of 8192 whose top index bit (A's warp bit 12,
+// B's register bit 4) is left alone.
+template <typename T, int L, bool kTwoRows = false>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
   using Tr = MmaRowWideTraits<T, L>;
   using Lay = MmaRowWideLayout<L>;
   static_assert(Tr::kValues == 64 && Tr::kChunks == 8, "64 values, 8 loads a thread");
+  static_assert(!kTwoRows || (L == 13 && Lay::BReg(4) == 12 && ((Lay::kMaskB >> 4) & 1u)),
+                "two rows: index bit 12 is one of B's transformed register bits");
+  constexpr unsigned kMaskB = kTwoRows ? Lay::kMaskB & ~0x10u : Lay::kMaskB;
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
@@ -1701,7 +1709,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
       v[2 * m] = q.x;
       v[2 * m + 1] = q.y;
     }
-    RegButterflies(v, Lay::kMaskB);
+    RegButterflies(v, kMaskB);
     // Output vector s: registers 8 s .. 8 s + 7.
     T* dst = out + row * Tr::kD + out_base;
 #pragma unroll
@@ -1927,6 +1935,21 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
+  if constexpr (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096 == 2) {
+    using Tr = MmaRowWideTraits<T, 13>;
+    bool runs = limits.row_path && Tr::kSmem <= smem_limit && rows >= 2;
+    if (runs) err = BlocksFitAnSm(device, Tr::kMinBlocks, Tr::kSmem, runs);
+    if (err != cudaSuccess) return err;
+    if (runs) {
+      err = LaunchBlocksPerRow<T>(HadamardMmaRowWideKernel<T, 13, true>, 1, Tr::kThreads, Tr::kSmem,
+                                  stream, in, out, rows / 2, scale, limits.rows_per_launch);
+      if (err != cudaSuccess || rows % 2 == 0) return err;
+      in += (rows - 1) << L;
+      out += (rows - 1) << L;
+      rows = 1;
+    }
+    return LaunchWarp<T, L>(stream, in, out, rows, scale);
+  }
   if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
     constexpr int kSmem = RowTraits<T>::kSmem;
     if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
@@ -1940,7 +1963,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     }
   }
   if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192) ||
-                (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096)) {
+                (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096 == 1)) {
     constexpr int kHalves = L == 15 ? 2 : 1;
     void (*kernel)(const T*, T*, int64_t, float) = nullptr;
     int threads = 0, smem = 0;
