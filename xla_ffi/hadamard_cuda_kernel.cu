@@ -1918,6 +1918,27 @@ inline cudaError_t BlocksFitAnSm(int device, int blocks, int smem, bool& fit) {
   return err;
 }
 
+// Rows two at a time, one block each, by a kernel that takes two rows of
+// 2^log2_d as one of twice the length with its top index bit left alone.
+// An odd last row is left to the caller: in, out and rows then point at it;
+// otherwise rows comes back 0.
+template <typename T>
+cudaError_t LaunchTwoRowsABlock(void (*kernel)(const T*, T*, int64_t, float), int threads,
+                                int smem, cudaStream_t stream, const T*& in, T*& out,
+                                int64_t& rows, int log2_d, float scale,
+                                int64_t rows_per_launch) {
+  const cudaError_t err = LaunchBlocksPerRow<T>(kernel, 1, threads, smem, stream, in, out,
+                                                rows / 2, scale, rows_per_launch);
+  if (err != cudaSuccess || rows % 2 == 0) {
+    rows = 0;
+    return err;
+  }
+  in += (rows - 1) << log2_d;
+  out += (rows - 1) << log2_d;
+  rows = 1;
+  return err;
+}
+
 // d = 8192 .. 32768 (16-bit and f32): the tensor-core paths (16-bit: the
 // wide kernel at 8192 and 16384, pairs of 128-thread blocks at 32768, their
 // form chosen by whether the call is in place) or the row path (f32: two
@@ -1941,25 +1962,20 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     if (runs) err = BlocksFitAnSm(device, Tr::kMinBlocks, Tr::kSmem, runs);
     if (err != cudaSuccess) return err;
     if (runs) {
-      err = LaunchBlocksPerRow<T>(HadamardMmaRowWideKernel<T, 13, true>, 1, Tr::kThreads, Tr::kSmem,
-                                  stream, in, out, rows / 2, scale, limits.rows_per_launch);
-      if (err != cudaSuccess || rows % 2 == 0) return err;
-      in += (rows - 1) << L;
-      out += (rows - 1) << L;
-      rows = 1;
+      // An odd row count leaves the last row to the warp path.
+      err = LaunchTwoRowsABlock<T>(HadamardMmaRowWideKernel<T, 13, true>, Tr::kThreads, Tr::kSmem,
+                                   stream, in, out, rows, L, scale, limits.rows_per_launch);
+      if (err != cudaSuccess || rows == 0) return err;
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
   }
   if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
     constexpr int kSmem = RowTraits<T>::kSmem;
     if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
-      err = LaunchBlocksPerRow<T>(HadamardRowKernel<T, 1, true>, 1, RowTraits<T>::kThreads, kSmem,
-                                  stream, in, out, rows / 2, scale, limits.rows_per_launch);
-      if (err != cudaSuccess || rows % 2 == 0) return err;
       // An odd row count leaves the last row to the block path.
-      in += (rows - 1) << L;
-      out += (rows - 1) << L;
-      rows = 1;
+      err = LaunchTwoRowsABlock<T>(HadamardRowKernel<T, 1, true>, RowTraits<T>::kThreads, kSmem,
+                                   stream, in, out, rows, L, scale, limits.rows_per_launch);
+      if (err != cudaSuccess || rows == 0) return err;
     }
   }
   if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192) ||
