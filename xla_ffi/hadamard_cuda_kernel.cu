@@ -1505,15 +1505,16 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 }
 
 // ------------------------------------------------ wide tensor-core row path
-// For 16-bit rows at d = 8192 and 16384 (the pair path keeps the 128-thread
-// kernel above for its halves: this one as a pair, loading to registers or
-// staging in X, measured 1.22 and 1.25-1.32 of the copy, notes v12): the
-// same MMA with 64 values a thread. A block of 2^(L-6) threads (128 at
-// d = 8192, 256 at 16384) holds the row, 64 float accumulators and 8 loads
-// of 16 bytes a thread, because on the H200 a thread with 16 loads in
-// flight costs bandwidth that one with 8 does not, even at the same bytes
-// in flight an SM: at d = 16384 this kernel runs about 4% closer to the
-// copy than the 128-thread one there (notes v11, `tests/gpu/shape_copy.cu`).
+// For 16-bit rows at d = 8192 and 16384, and rows of 4096 two a block (the
+// pair path keeps the 128-thread kernel above for its halves: this one as a
+// pair, loading to registers or staging in X, measured 1.22 and 1.25-1.32 of
+// the copy, notes v12): the same MMA with 64 values a thread. A block of
+// 2^(L-6) threads (128 at d = 8192, 256 at 16384) holds the row, 64 float
+// accumulators and 8 loads of 16 bytes a thread, because on the H200 a
+// thread with 16 loads in flight costs bandwidth that one with 8 does not,
+// even at the same bytes in flight an SM: at d = 16384 this kernel runs
+// about 4% closer to the copy than the 128-thread one there (notes v11,
+// `tests/gpu/shape_copy.cu`).
 //   A (load): lane l of warp w reads the 16-byte vectors at elements
 //     8 l + 256 c + 2048 w, c = 0..7: each warp load is 512 contiguous
 //     bytes, and a warp's eight cover 4 KB. The MMA does index bits 0, 1,
@@ -1625,7 +1626,6 @@ struct MmaRowWideLayoutChecks {
   static_assert(Lay::Stride(0) == 1 && Lay::BReg(0) == 0,
                 "B's 8-byte reads: index bit 0, register bit 0, stride 1");
 };
-template struct MmaRowWideLayoutChecks<12>;
 template struct MmaRowWideLayoutChecks<13>;
 template struct MmaRowWideLayoutChecks<14>;
 
@@ -1646,16 +1646,14 @@ template struct MmaRowWideLayoutChecks<14>;
 #define JAXHADA_WIDE_8192_BLOCKS 5
 #endif
 
-// -DJAXHADA_WIDE_4096=1 sends 16-bit rows of d = 4096 through this kernel
-// too (64 threads, 16 KB of X, JAXHADA_WIDE_4096_BLOCKS an SM) instead of
-// the warp path; =2 sends them two rows a block through the d = 8192 form
-// (kTwoRows), an odd last row to the warp path. Neither timed yet (notes
-// v21).
+// 16-bit rows of d = 4096 go two at a time through the d = 8192 form
+// (kTwoRows), an odd last row to the warp path: on the H200 1.008-1.016 /
+// 1.027-1.035 of the copy at 256 MiB, out of place / in place, against the
+// warp path's 1.031-1.042 / 1.050-1.057; the wide kernel at L = 12 on its
+// own (64 threads, ten blocks an SM) read 1.10 / 1.14 (notes v22).
+// -DJAXHADA_WIDE_4096=0 keeps them on the warp path, to time against.
 #ifndef JAXHADA_WIDE_4096
-#define JAXHADA_WIDE_4096 0
-#endif
-#ifndef JAXHADA_WIDE_4096_BLOCKS
-#define JAXHADA_WIDE_4096_BLOCKS 10
+#define JAXHADA_WIDE_4096 1
 #endif
 
 // At d = 16384 two blocks an SM, with registers to spare, measured 5% slower
@@ -1663,11 +1661,10 @@ template struct MmaRowWideLayoutChecks<14>;
 template <typename T, int L>
 using MmaRowWideTraits =
     MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
-                L == 14 ? 3 : L == 13 ? JAXHADA_WIDE_8192_BLOCKS : JAXHADA_WIDE_4096_BLOCKS>;
+                L == 14 ? 3 : JAXHADA_WIDE_8192_BLOCKS>;
 
-// kTwoRows (L = 13, a build with -DJAXHADA_WIDE_4096=2): two rows of d =
-// 4096 a block, as one row of 8192 whose top index bit (A's warp bit 12,
-// B's register bit 4) is left alone.
+// kTwoRows (L = 13): two rows of d = 4096 a block, as one row of 8192 whose
+// top index bit (A's warp bit 12, B's register bit 4) is left alone.
 template <typename T, int L, bool kTwoRows = false>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1939,8 +1936,9 @@ cudaError_t LaunchTwoRowsABlock(void (*kernel)(const T*, T*, int64_t, float), in
   return err;
 }
 
-// d = 8192 .. 32768 (16-bit and f32): the tensor-core paths (16-bit: the
-// wide kernel at 8192 and 16384, pairs of 128-thread blocks at 32768, their
+// 16-bit d = 4096 (two rows a block of the wide kernel at 8192, an odd last
+// row on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
+// tensor-core paths (16-bit: the wide kernel at 8192 and 16384, pairs of 128-thread blocks at 32768, their
 // form chosen by whether the call is in place) or the row path (f32: two
 // rows a block at 8192, in place at 32768 the pair that loads through the
 // ring), one block or one pair of blocks a row, where the device has the
@@ -1956,7 +1954,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
   if (smem_limit < 0)
     err = cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess) return err;
-  if constexpr (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096 == 2) {
+  if constexpr (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096) {
     using Tr = MmaRowWideTraits<T, 13>;
     bool runs = limits.row_path && Tr::kSmem <= smem_limit && rows >= 2;
     if (runs) err = BlocksFitAnSm(device, Tr::kMinBlocks, Tr::kSmem, runs);
@@ -1978,8 +1976,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       if (err != cudaSuccess || rows == 0) return err;
     }
   }
-  if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192) ||
-                (L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096 == 1)) {
+  if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
     constexpr int kHalves = L == 15 ? 2 : 1;
     void (*kernel)(const T*, T*, int64_t, float) = nullptr;
     int threads = 0, smem = 0;

@@ -269,12 +269,11 @@ double CheckType(bool quick, int min_log2_d) {
       if ((rows << log2_d) > (int64_t{1} << 25) + (int64_t{1} << 20)) continue;
       worst = std::max(worst, CheckCase<T>(log2_d, rows, PathLimits{}, "default"));
     }
-  // Many rows: more than one wave of blocks at 8192 (16-bit: five blocks an
-  // SM; f32: two rows a block, three blocks an SM) and 16384, and of pairs
-  // at 32768; and more rows than the block path's persistent grid at 32768
-  // (one block an SM), whose blocks stream their next row.
-  // (d = 4096: the warp path, or the wide kernels in a -DJAXHADA_WIDE_4096=1
-  // or =2 build, =2 with an odd last row.)
+  // Many rows: more than one wave of blocks at 4096 (16-bit: two rows a
+  // block, the odd last one on the warp path) and 8192 (16-bit: five blocks
+  // an SM; f32: two rows a block, three blocks an SM) and 16384, and of
+  // pairs at 32768; and more rows than the block path's persistent grid at
+  // 32768 (one block an SM), whose blocks stream their next row.
   worst = std::max(worst, CheckCase<T>(12, 1601, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(13, 1601, PathLimits{}, "default, rows > one wave"));
   worst = std::max(worst, CheckCase<T>(14, 800, PathLimits{}, "default, rows > one wave"));
@@ -282,11 +281,11 @@ double CheckType(bool quick, int min_log2_d) {
   // The row and pair paths' loop over further rows (past 2^24 rows otherwise):
   // 33 rows on 4 blocks (pairs), so each runs 8 or 9 rows (f32 at 8192: 16
   // pairs of rows on 4 blocks, and the last row on the block path; 34 rows
-  // leave none; d = 4096 takes the loop only in a -DJAXHADA_WIDE_4096
-  // build).
+  // leave none; 16-bit at 4096 likewise, the last row on the warp path).
   for (int log2_d : {12, 13, 14, 15})
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
-  worst = std::max(worst, CheckCase<T>(13, 34, PathLimits{-1, true, 4}, "rows loop"));
+  for (int log2_d : {12, 13})
+    worst = std::max(worst, CheckCase<T>(log2_d, 34, PathLimits{-1, true, 4}, "rows loop"));
   if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
   for (int64_t rows : {int64_t{7}, int64_t{33}}) {
     worst = std::max(worst, CheckBlockPaths<T, 11>(rows));
