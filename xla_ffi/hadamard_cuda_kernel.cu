@@ -1938,12 +1938,13 @@ cudaError_t LaunchTwoRowsABlock(void (*kernel)(const T*, T*, int64_t, float), in
 
 // 16-bit d = 4096 (two rows a block of the wide kernel at 8192, an odd last
 // row on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
-// tensor-core paths (16-bit: the wide kernel at 8192 and 16384, pairs of 128-thread blocks at 32768, their
-// form chosen by whether the call is in place) or the row path (f32: two
-// rows a block at 8192, in place at 32768 the pair that loads through the
-// ring), one block or one pair of blocks a row, where the device has the
-// shared memory (and, for the pair, clusters in the device and in the code
-// that runs); else the block path, staged when the row fits beside X.
+// tensor-core paths (16-bit: the wide kernel at 8192 and 16384, pairs of
+// 128-thread blocks at 32768, their form chosen by whether the call is in
+// place) or the row path (f32: two rows a block at 8192, in place at 32768
+// the pair that loads through the ring), one block or one pair of blocks a
+// row, where the device has the shared memory (and, for the pair, clusters
+// in the device and in the code that runs); else the block path, staged
+// when the row fits beside X.
 template <typename T, int L>
 cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
                        const detail::PathLimits& limits) {
