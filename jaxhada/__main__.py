@@ -28,8 +28,15 @@ def _parse_args(argv):
     parser.add_argument("--decode", action="store_true",
                         help="also time decode-sized bf16 q/k (tokens x 32 x 128)")
     parser.add_argument("--no-bench", action="store_true", help="self-check only")
-    parser.add_argument("--json", metavar="PATH", help="write all results as JSON")
+    parser.add_argument("--json", metavar="PATH",
+                        help="write all results as JSON (rewritten after every case)")
     return parser.parse_args(argv)
+
+
+def _write_json(path, results) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
 
 
 def main(argv=None) -> int:
@@ -55,8 +62,16 @@ def main(argv=None) -> int:
     if not args.no_bench:
         sizes = args.sizes or [16, 64, 128, 256, 1024, 4096, 16384, 32768]
         mib = args.mib or (256 if on_gpu else 64)
-        rows = _bench.benchmark(dtypes, sizes, mib << 20, _bench.stderr_progress)
-        results["benchmark"] = rows
+        results["benchmark"] = []
+        results["complete"] = False
+
+        def keep(row):
+            # The JSON file is rewritten after every case: a run cut short
+            # leaves the cases it finished, marked incomplete.
+            results["benchmark"].append(row)
+            _write_json(args.json, results)
+
+        rows = _bench.benchmark(dtypes, sizes, mib << 20, _bench.stderr_progress, keep)
         if args.decode:
             results["decode"] = _bench.decode_benchmark(_bench.stderr_progress)
         sys.stderr.write("\n")
@@ -67,9 +82,8 @@ def main(argv=None) -> int:
         for r in results.get("decode", []):
             print(f"decode {r['shape']} bf16: ours {r['ours_us']:.1f} us, dense "
                   f"{r['dense_us']:.1f} us ({r['dense_vs_ours']:.1f}x)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    results["complete"] = True
+    _write_json(args.json, results)
     if not passed:
         print("SELF-CHECK FAILED", file=sys.stderr)
     return 0 if passed else 1

@@ -271,8 +271,13 @@ def benchmark(
     dims: Iterable[int],
     nbytes: int,
     progress: Callable[[str], None] | None = None,
+    on_row: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Per (dtype, d): our path, the dense path, an elementwise op, a raw copy."""
+    """Per (dtype, d): our path, the dense path, an elementwise op, a raw copy.
+
+    `on_row` gets each case's results as soon as they are measured, so that
+    a run cut short (by a job's time limit, say) keeps what it measured.
+    """
     rng = np.random.default_rng()
     cases = [(np.dtype(t), d) for t in dtypes for d in dims]
     rows = []
@@ -313,6 +318,8 @@ def benchmark(
             "floor": "copy" if copy is not None else "elementwise",
             "ours_GBps": 2 * x.nbytes / ours / 1e9,
         })
+        if on_row:
+            on_row(rows[-1])
         del x
     return rows
 

@@ -27,6 +27,24 @@ def test_self_check_and_small_benchmark(tmp_path):
     assert all(r["ok"] for r in results["self_check"])
     row = results["benchmark"][0]
     assert row["ours_ms"] > 0 and row["elementwise_ms"] > 0
+    assert results["complete"] is True
+
+
+def test_benchmark_hands_over_each_case_as_it_ends():
+    # What `python -m jaxhada --json` writes after every case, so that a run
+    # cut short keeps the cases it finished.
+    import jax.numpy as jnp
+
+    from jaxhada import _bench
+
+    seen = []
+
+    def on_row(row):
+        seen.append(dict(row))
+
+    rows = _bench.benchmark([jnp.float32], [16, 64], 1 << 16, on_row=on_row)
+    assert seen == rows
+    assert [r["d"] for r in seen] == [16, 64]
 
 
 def test_seconds_per_step_alternates_and_takes_the_median():
