@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 
 import jax
@@ -34,9 +35,12 @@ def _parse_args(argv):
 
 
 def _write_json(path, results) -> None:
+    # Whole or not at all: a run killed mid-write keeps the previous file.
     if path:
-        with open(path, "w") as f:
+        partial = f"{path}.partial"
+        with open(partial, "w") as f:
             json.dump(results, f, indent=2)
+        os.replace(partial, path)
 
 
 def main(argv=None) -> int:
@@ -58,12 +62,12 @@ def main(argv=None) -> int:
     passed = all(r["ok"] for r in check)
     results = {"date": datetime.date.today().isoformat(), "backend": backend,
                "device": jax.devices()[0].device_kind, "build_info": info,
-               "self_check": check}
+               "self_check": check, "complete": False}
+    _write_json(args.json, results)
     if not args.no_bench:
         sizes = args.sizes or [16, 64, 128, 256, 1024, 4096, 16384, 32768]
         mib = args.mib or (256 if on_gpu else 64)
         results["benchmark"] = []
-        results["complete"] = False
 
         def keep(row):
             # The JSON file is rewritten after every case: a run cut short

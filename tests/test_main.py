@@ -30,21 +30,36 @@ def test_self_check_and_small_benchmark(tmp_path):
     assert results["complete"] is True
 
 
-def test_benchmark_hands_over_each_case_as_it_ends():
-    # What `python -m jaxhada --json` writes after every case, so that a run
-    # cut short keeps the cases it finished.
-    import jax.numpy as jnp
+def test_json_keeps_the_cases_of_a_run_cut_short(tmp_path, monkeypatch):
+    # A run killed after its first case (here: the second case raises) must
+    # leave a whole JSON file with that case, marked incomplete, in place of
+    # whatever an earlier run left there.
+    import pytest
 
-    from jaxhada import _bench
+    from jaxhada import __main__ as cli, _bench
 
-    seen = []
+    real_benchmark = _bench.benchmark
 
-    def on_row(row):
-        seen.append(dict(row))
+    def first_case_then_killed(dtypes, dims, nbytes, progress=None, on_row=None):
+        def on_first_row(row):
+            on_row(row)
+            raise KeyboardInterrupt
 
-    rows = _bench.benchmark([jnp.float32], [16, 64], 1 << 16, on_row=on_row)
-    assert seen == rows
-    assert [r["d"] for r in seen] == [16, 64]
+        return real_benchmark(dtypes, dims, nbytes, None, on_first_row)
+
+    monkeypatch.setattr(_bench, "self_check", lambda dtypes: [
+        {"dtype": "float32", "d": 16, "error": 0.0, "ok": True}])
+    monkeypatch.setattr(_bench, "benchmark", first_case_then_killed)
+    out = tmp_path / "bench.json"
+    out.write_text('{"complete": true, "benchmark": []}')
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["--dtype", "float32", "--sizes", "16", "64", "--mib", "1",
+                  "--json", str(out)])
+    results = json.loads(out.read_text())
+    assert results["complete"] is False
+    assert [(r["dtype"], r["d"]) for r in results["benchmark"]] == [("float32", 16)]
+    assert results["benchmark"][0]["ours_ms"] > 0
+    assert not (tmp_path / "bench.json.partial").exists()
 
 
 def test_seconds_per_step_alternates_and_takes_the_median():

@@ -206,7 +206,9 @@ __device__ __forceinline__ void VectorMmaH16(const uint32_t (&w)[4], const uint3
 
 // Rows up to 2^kWarpMaxLog2D take the warp path: 16 accumulators a thread up
 // to d = 512, then 32 (d = 1024), 64 (2048) and 128 (4096), one whole row a
-// warp from d = 512 on.
+// warp from d = 512 on. (16-bit rows of 4096 take it only where the wide
+// kernel at 8192 cannot take them two at a time, and for an odd last row:
+// LaunchLong.)
 // -DJAXHADA_WARP_MMA=0 builds the shuffle-only form, to time against.
 #ifndef JAXHADA_WARP_MMA
 #define JAXHADA_WARP_MMA 1
@@ -1546,7 +1548,7 @@ template <int L>
 struct MmaRowWideLayout {
   static constexpr int kLog2D = L;
   static constexpr int kWarpBits = L - 11;
-  static_assert(L >= 12 && L <= 14, "d = 4096 (a build to time), 8192 or 16384");
+  static_assert(L >= 13 && L <= 14, "d = 8192 or 16384");
   static constexpr bool kWarpLoads = JAXHADA_WIDE_WARP_LOADS || L != 14;
   static constexpr int kChunkBit = kWarpLoads ? 8 : 11;  // A's chunk bits from here
   static constexpr int kWarpBit = kWarpLoads ? 11 : 8;   // A's warp bits from here
@@ -1869,8 +1871,8 @@ cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int devic
   return err;
 }
 
-// One block a row (d = 8192 for 16-bit, 16384; f32 at 8192, two rows a
-// block), or one pair of blocks a row as a cluster
+// One block a row (d = 8192 for 16-bit, 16384; f32 at 8192 and 16-bit at
+// 4096, two rows a block), or one pair of blocks a row as a cluster
 // (d = 32768, the pair path), handed out by the hardware to whichever SM
 // frees up first: the row path (f32) and the tensor-core path (16-bit). A
 // persistent grid streaming rows ahead measured slower for both (notes v7,
@@ -1967,58 +1969,59 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       if (err != cudaSuccess || rows == 0) return err;
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
-  }
-  if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
-    constexpr int kSmem = RowTraits<T>::kSmem;
-    if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
-      // An odd row count leaves the last row to the block path.
-      err = LaunchTwoRowsABlock<T>(HadamardRowKernel<T, 1, true>, RowTraits<T>::kThreads, kSmem,
-                                   stream, in, out, rows, L, scale, limits.rows_per_launch);
-      if (err != cudaSuccess || rows == 0) return err;
+  } else {
+    if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
+      constexpr int kSmem = RowTraits<T>::kSmem;
+      if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
+        // An odd row count leaves the last row to the block path.
+        err = LaunchTwoRowsABlock<T>(HadamardRowKernel<T, 1, true>, RowTraits<T>::kThreads, kSmem,
+                                     stream, in, out, rows, L, scale, limits.rows_per_launch);
+        if (err != cudaSuccess || rows == 0) return err;
+      }
     }
-  }
-  if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
-    constexpr int kHalves = L == 15 ? 2 : 1;
-    void (*kernel)(const T*, T*, int64_t, float) = nullptr;
-    int threads = 0, smem = 0;
-    if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
-      kernel = HadamardMmaRowWideKernel<T, L>;
-      threads = MmaRowWideTraits<T, L>::kThreads;
-      smem = MmaRowWideTraits<T, L>::kSmem;
-    } else if constexpr (sizeof(T) == 2) {
-      const bool pair_in_place = kHalves == 2 && static_cast<const void*>(in) == out;
-      kernel = pair_in_place ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
-                             : HadamardMmaRowKernel<T, kHalves, false>;
-      threads = MmaRowTraits<T>::kThreads;
-      smem = MmaRowTraits<T>::kSmem + (pair_in_place ? PairRowLoad::kBarrierBytes : 0);
-    } else if (kHalves == 2 && JAXHADA_F32_PAIR_RING && static_cast<const void*>(in) == out) {
-      kernel = HadamardRowPairInPlaceKernel<T>;
-      threads = RowTraits<T>::kThreads;
-      smem = (RowTraits<T>::kSmem + 7) / 8 * 8 + PairRing::kBarrierBytes;
-    } else {
-      kernel = HadamardRowKernel<T, kHalves>;
-      threads = RowTraits<T>::kThreads;
-      smem = RowTraits<T>::kSmem;
+    if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
+      constexpr int kHalves = L == 15 ? 2 : 1;
+      void (*kernel)(const T*, T*, int64_t, float) = nullptr;
+      int threads = 0, smem = 0;
+      if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
+        kernel = HadamardMmaRowWideKernel<T, L>;
+        threads = MmaRowWideTraits<T, L>::kThreads;
+        smem = MmaRowWideTraits<T, L>::kSmem;
+      } else if constexpr (sizeof(T) == 2) {
+        const bool pair_in_place = kHalves == 2 && static_cast<const void*>(in) == out;
+        kernel = pair_in_place ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
+                               : HadamardMmaRowKernel<T, kHalves, false>;
+        threads = MmaRowTraits<T>::kThreads;
+        smem = MmaRowTraits<T>::kSmem + (pair_in_place ? PairRowLoad::kBarrierBytes : 0);
+      } else if (kHalves == 2 && JAXHADA_F32_PAIR_RING && static_cast<const void*>(in) == out) {
+        kernel = HadamardRowPairInPlaceKernel<T>;
+        threads = RowTraits<T>::kThreads;
+        smem = (RowTraits<T>::kSmem + 7) / 8 * 8 + PairRing::kBarrierBytes;
+      } else {
+        kernel = HadamardRowKernel<T, kHalves>;
+        threads = RowTraits<T>::kThreads;
+        smem = RowTraits<T>::kSmem;
+      }
+      bool runs = limits.row_path && smem <= smem_limit;
+      if (runs && kHalves == 2) err = PairPathRuns(kernel, device, runs);
+      // The half-block kernels (d <= 8192) were built for as many blocks an
+      // SM as they are fast at: at d = 8192 five, on the H200; four, on 127
+      // registers, read 1.29-1.38 of the copy there, worse than the block
+      // path's 1.22 (notes v21). Where they do not fit (an A100's 164 KB an SM
+      // holds four at 8192), the block path stays, as before.
+      if constexpr (L <= 13 && sizeof(T) == 2)
+        if (runs) err = BlocksFitAnSm(device, MmaRowWideTraits<T, L>::kMinBlocks, smem, runs);
+      if (err != cudaSuccess) return err;
+      if (runs)
+        return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale,
+                                     limits.rows_per_launch);
     }
-    bool runs = limits.row_path && smem <= smem_limit;
-    if (runs && kHalves == 2) err = PairPathRuns(kernel, device, runs);
-    // The half-block kernels (d <= 8192) were built for as many blocks an
-    // SM as they are fast at: at d = 8192 five, on the H200; four, on 127
-    // registers, read 1.29-1.38 of the copy there, worse than the block
-    // path's 1.22 (notes v21). Where they do not fit (an A100's 164 KB an SM
-    // holds four at 8192), the block path stays, as before.
-    if constexpr (L <= 13 && sizeof(T) == 2)
-      if (runs) err = BlocksFitAnSm(device, MmaRowWideTraits<T, L>::kMinBlocks, smem, runs);
-    if (err != cudaSuccess) return err;
-    if (runs)
-      return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale,
-                                   limits.rows_per_launch);
+    if (BlockTraits<T, L, true>::kSmem <= smem_limit)
+      return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);
+    if (BlockTraits<T, L, false>::kSmem <= smem_limit)
+      return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device);
+    return cudaErrorInvalidConfiguration;
   }
-  if (BlockTraits<T, L, true>::kSmem <= smem_limit)
-    return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);
-  if (BlockTraits<T, L, false>::kSmem <= smem_limit)
-    return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device);
-  return cudaErrorInvalidConfiguration;
 }
 
 template <typename T, int L>

@@ -241,9 +241,10 @@ double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char*
 // The block kernel with the row path off (what d = 8192, 16384 and 32768
 // get on a GPU without room for the row path, 32768 also without clusters,
 // 16-bit 8192 also where five of its blocks do not fit an SM; and the odd
-// last row of an f32 call at 8192), staged and unstaged (a GPU without room for the staged
-// row either). At 2048 and 4096 the warp path serves these calls unless the
-// build lowers JAXHADA_WARP_MAX_LOG2_D.
+// last row of an f32 call at 8192), staged and unstaged (a GPU without room
+// for the staged row either). At 2048 and 4096 the warp path serves these
+// calls unless the build lowers JAXHADA_WARP_MAX_LOG2_D (16-bit at 4096:
+// always the warp path).
 template <typename T, int L>
 double CheckBlockPaths(int64_t rows) {
   if constexpr (sizeof(T) <= 4 && L >= 11) {
@@ -618,9 +619,9 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   // --shared-memory: the quick check from d = 2048 on, for
   // compute-sanitizer's racecheck and synccheck. Only the block, row and
-  // pair paths use shared memory and barriers: from d = 8192 in the default
-  // build, from 2048 in one with a lower JAXHADA_WARP_MAX_LOG2_D; the warp
-  // path below uses neither.
+  // pair paths use shared memory and barriers: from d = 4096 (16-bit) and
+  // 8192 (f32) in the default build, from 2048 in one with a lower
+  // JAXHADA_WARP_MAX_LOG2_D; the warp path below uses neither.
   const bool shared_memory = mode == "--shared-memory";
   const bool quick = mode == "--quick" || shared_memory;
   const int min_log2_d = shared_memory ? 11 : 0;
