@@ -1717,6 +1717,85 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
   }
 }
 
+// -DJAXHADA_WIDE_STREAM=R (an experiment for the next GPU run, notes v22;
+// compiled, not yet run): 16-bit d = 16384 with R consecutive rows a block,
+// three blocks an SM as the wide kernel, each block bringing its next row
+// into X with cp.async once B has read X out, so that the loads run during
+// B and the stores (the part of a block's life with no loads out, notes
+// v22). R = 1 stages each row through X and streams nothing: the price of
+// the staging alone.
+#ifndef JAXHADA_WIDE_STREAM
+#define JAXHADA_WIDE_STREAM 0
+#endif
+
+template <typename T, int kRows>
+__global__ void __launch_bounds__(MmaRowWideTraits<T, 14>::kThreads,
+                                  MmaRowWideTraits<T, 14>::kMinBlocks)
+    HadamardMmaRowStreamKernel(const T* in, T* out, int64_t rows, float scale) {
+  using Tr = MmaRowWideTraits<T, 14>;
+  using Lay = MmaRowWideLayout<14>;
+  static_assert(Tr::kSmem >= Tr::kD * 2, "a staged row fits in X");
+  extern __shared__ uint4 smem[];
+  float* X = reinterpret_cast<float*>(smem);
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  // This thread's staging slots in X, one a chunk: it stages and reads back
+  // only its own, so the copies need no barrier; X's exchange does.
+  uint4* const stage = smem + t;
+  float* const xa = X + Tr::XWordA(lane, warp);
+  const float* const xb = X + Tr::XWordB(lane, warp);
+  const int out_base = Tr::OutputElement(lane, warp);
+  uint32_t h16[4];
+  H16Fragment<T>(lane, h16);
+  auto stage_row = [&](int64_t row) {
+    const T* src = in + row * Tr::kD + Lay::LoadElement(lane, warp);
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c)
+      CpAsync16(stage + c * Tr::kThreads, src + c * Lay::ChunkElements());
+    CpAsyncCommit();
+  };
+  // Rows kRows at a time a block (a grid-stride loop over such groups only
+  // past 2^24 blocks); each row's successor streams in during its B.
+  int64_t row = int64_t{blockIdx.x} * kRows;
+  if (row < rows) stage_row(row);
+  // (Computed where needed rather than held through the MMAs: at 80
+  // registers every one counts.)
+  auto next_of = [&](int64_t r) {
+    return (r + 1) % kRows != 0 ? r + 1 : r + 1 + int64_t{gridDim.x - 1} * kRows;
+  };
+  while (row < rows) {
+    CpAsyncWaitAll();
+    uint4 raw[Tr::kChunks];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c) raw[c] = stage[c * Tr::kThreads];
+    float v[64];
+#pragma unroll
+    for (int c = 0; c < Tr::kChunks; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
+    RegButterflies(v, Lay::kMaskA);
+    LaneButterflies(v, Lay::kLaneMaskA, lane);
+    __syncthreads();  // every thread's staged row is out of X
+#pragma unroll
+    for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
+    __syncthreads();
+#pragma unroll
+    for (int m = 0; m < 32; ++m) {
+      const float2 q = *reinterpret_cast<const float2*>(
+          xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(2 * m));
+      v[2 * m] = q.x;
+      v[2 * m + 1] = q.y;
+    }
+    if (next_of(row) < rows) {
+      __syncthreads();  // X read out: the next row may land in it
+      stage_row(next_of(row));
+    }
+    RegButterflies(v, Lay::kMaskB);
+    T* dst = out + row * Tr::kD + out_base;
+#pragma unroll
+    for (int s = 0; s < 8; ++s)
+      StoreVec<T>(dst + SumBits<Tr::kRegBits, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
+    row = next_of(row);
+  }
+}
+
 // --------------------------------------------------------- strided pass (f64)
 // f64 rows longer than 1024 take two passes: the warp path transforms each
 // 1024-element segment, then this kernel combines the 2^K segments of a row:
@@ -1970,6 +2049,22 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
   } else {
+    if constexpr (L == 14 && sizeof(T) == 2 && JAXHADA_WIDE_STREAM) {
+      using Tr = MmaRowWideTraits<T, 14>;
+      if (limits.row_path && Tr::kSmem <= smem_limit) {
+        auto kernel = HadamardMmaRowStreamKernel<T, JAXHADA_WIDE_STREAM>;
+        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
+        if (err != cudaSuccess) return err;
+        constexpr int64_t kRows = JAXHADA_WIDE_STREAM;
+        int64_t grid = (rows + kRows - 1) / kRows;
+        if (grid > (int64_t{1} << 24)) grid = int64_t{1} << 24;
+        if (limits.rows_per_launch > 0 && grid > limits.rows_per_launch)
+          grid = limits.rows_per_launch;
+        kernel<<<static_cast<unsigned>(grid), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows,
+                                                                                  scale);
+        return cudaGetLastError();
+      }
+    }
     if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
       constexpr int kSmem = RowTraits<T>::kSmem;
       if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
