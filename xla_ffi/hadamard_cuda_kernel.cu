@@ -1665,6 +1665,19 @@ using MmaRowWideTraits =
     MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
                 L == 14 ? 3 : JAXHADA_WIDE_8192_BLOCKS>;
 
+// B's reads of X in the wide kernels: a thread's 64 values, 8 bytes a read
+// (index bit 0 on register bit 0 and stride 1).
+template <class Tr, class Lay>
+__device__ __forceinline__ void ReadLayoutB(const float* xb, float (&v)[64]) {
+#pragma unroll
+  for (int m = 0; m < 32; ++m) {
+    const float2 q =
+        *reinterpret_cast<const float2*>(xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(2 * m));
+    v[2 * m] = q.x;
+    v[2 * m + 1] = q.y;
+  }
+}
+
 // kTwoRows (L = 13): two rows of d = 4096 a block, as one row of 8192 whose
 // top index bit (A's warp bit 12, B's register bit 4) is left alone.
 template <typename T, int L, bool kTwoRows = false>
@@ -1701,13 +1714,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
 #pragma unroll
     for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
-#pragma unroll
-    for (int m = 0; m < 32; ++m) {
-      const float2 q = *reinterpret_cast<const float2*>(
-          xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(2 * m));
-      v[2 * m] = q.x;
-      v[2 * m + 1] = q.y;
-    }
+    ReadLayoutB<Tr, Lay>(xb, v);
     RegButterflies(v, kMaskB);
     // Output vector s: registers 8 s .. 8 s + 7.
     T* dst = out + row * Tr::kD + out_base;
@@ -1776,13 +1783,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, 14>::kThreads,
 #pragma unroll
     for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
     __syncthreads();
-#pragma unroll
-    for (int m = 0; m < 32; ++m) {
-      const float2 q = *reinterpret_cast<const float2*>(
-          xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(2 * m));
-      v[2 * m] = q.x;
-      v[2 * m + 1] = q.y;
-    }
+    ReadLayoutB<Tr, Lay>(xb, v);
     if (next_of(row) < rows) {
       __syncthreads();  // X read out: the next row may land in it
       stage_row(next_of(row));
