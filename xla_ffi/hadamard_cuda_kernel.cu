@@ -1665,8 +1665,25 @@ using MmaRowWideTraits =
     MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
                 L == 14 ? 3 : JAXHADA_WIDE_8192_BLOCKS>;
 
-// B's reads of X in the wide kernels: a thread's 64 values, 8 bytes a read
-// (index bit 0 on register bit 0 and stride 1).
+// The wide kernels' steps, shared by the kernel and the streaming
+// experiment below. A: a thread's 8 loaded vectors through the MMA, then
+// A's butterflies in registers and across lanes.
+template <typename T, class Lay>
+__device__ __forceinline__ void TransformLayoutA(const uint4 (&raw)[8], const uint32_t (&h16)[4],
+                                                 int lane, float (&v)[64]) {
+#pragma unroll
+  for (int c = 0; c < 8; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
+  RegButterflies(v, Lay::kMaskA);
+  LaneButterflies(v, Lay::kLaneMaskA, lane);
+}
+// A's writes of X, one word at a time.
+template <class Tr, class Lay>
+__device__ __forceinline__ void WriteLayoutA(float* xa, const float (&v)[64]) {
+#pragma unroll
+  for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
+}
+// B's reads of X: 8 bytes a read (index bit 0 on register bit 0 and
+// stride 1).
 template <class Tr, class Lay>
 __device__ __forceinline__ void ReadLayoutB(const float* xb, float (&v)[64]) {
 #pragma unroll
@@ -1676,6 +1693,13 @@ __device__ __forceinline__ void ReadLayoutB(const float* xb, float (&v)[64]) {
     v[2 * m] = q.x;
     v[2 * m + 1] = q.y;
   }
+}
+// B's stores: output vector s is registers 8 s .. 8 s + 7.
+template <typename T, class Tr, class Lay>
+__device__ __forceinline__ void StoreLayoutB(T* dst, const float (&v)[64], float scale) {
+#pragma unroll
+  for (int s = 0; s < 8; ++s)
+    StoreVec<T>(dst + SumBits<Tr::kRegBits, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
 }
 
 // kTwoRows (L = 13): two rows of d = 4096 a block, as one row of 8192 whose
@@ -1705,22 +1729,14 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
     for (int c = 0; c < Tr::kChunks; ++c)
       raw[c] = *reinterpret_cast<const uint4*>(src + c * Lay::ChunkElements());
     float v[64];
-#pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
-    RegButterflies(v, Lay::kMaskA);
-    LaneButterflies(v, Lay::kLaneMaskA, lane);
+    TransformLayoutA<T, Lay>(raw, h16, lane, v);
     // From a block's second row on: the previous row's reads of X are done.
     if (row != blockIdx.x) __syncthreads();
-#pragma unroll
-    for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
+    WriteLayoutA<Tr, Lay>(xa, v);
     __syncthreads();
     ReadLayoutB<Tr, Lay>(xb, v);
     RegButterflies(v, kMaskB);
-    // Output vector s: registers 8 s .. 8 s + 7.
-    T* dst = out + row * Tr::kD + out_base;
-#pragma unroll
-    for (int s = 0; s < 8; ++s)
-      StoreVec<T>(dst + SumBits<Tr::kRegBits, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
+    StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, scale);
   }
 }
 
@@ -1775,13 +1791,9 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, 14>::kThreads,
 #pragma unroll
     for (int c = 0; c < Tr::kChunks; ++c) raw[c] = stage[c * Tr::kThreads];
     float v[64];
-#pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
-    RegButterflies(v, Lay::kMaskA);
-    LaneButterflies(v, Lay::kLaneMaskA, lane);
+    TransformLayoutA<T, Lay>(raw, h16, lane, v);
     __syncthreads();  // every thread's staged row is out of X
-#pragma unroll
-    for (int j = 0; j < 64; ++j) xa[SumBits<Tr::kRegBits, Lay::AReg, Lay::Stride>(j)] = v[j];
+    WriteLayoutA<Tr, Lay>(xa, v);
     __syncthreads();
     ReadLayoutB<Tr, Lay>(xb, v);
     if (next_of(row) < rows) {
@@ -1789,10 +1801,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, 14>::kThreads,
       stage_row(next_of(row));
     }
     RegButterflies(v, Lay::kMaskB);
-    T* dst = out + row * Tr::kD + out_base;
-#pragma unroll
-    for (int s = 0; s < 8; ++s)
-      StoreVec<T>(dst + SumBits<Tr::kRegBits, Lay::BReg, ElementOffset>(8 * s), v, 8 * s, scale);
+    StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, scale);
     row = next_of(row);
   }
 }
@@ -2056,13 +2065,10 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
         auto kernel = HadamardMmaRowStreamKernel<T, JAXHADA_WIDE_STREAM>;
         err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
         if (err != cudaSuccess) return err;
-        constexpr int64_t kRows = JAXHADA_WIDE_STREAM;
-        int64_t grid = (rows + kRows - 1) / kRows;
-        if (grid > (int64_t{1} << 24)) grid = int64_t{1} << 24;
+        unsigned grid = GridFor(rows, JAXHADA_WIDE_STREAM);
         if (limits.rows_per_launch > 0 && grid > limits.rows_per_launch)
-          grid = limits.rows_per_launch;
-        kernel<<<static_cast<unsigned>(grid), Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows,
-                                                                                  scale);
+          grid = static_cast<unsigned>(limits.rows_per_launch);
+        kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
         return cudaGetLastError();
       }
     }
