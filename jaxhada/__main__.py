@@ -75,7 +75,8 @@ def main(argv=None) -> int:
             results["benchmark"].append(row)
             _write_json(args.json, results)
 
-        rows = _bench.benchmark(dtypes, sizes, mib << 20, _bench.stderr_progress, keep)
+        _bench.benchmark(dtypes, sizes, mib << 20, _bench.stderr_progress, keep)
+        rows = results["benchmark"]
         if args.decode:
             results["decode"] = _bench.decode_benchmark(_bench.stderr_progress)
         sys.stderr.write("\n")
