@@ -1665,9 +1665,8 @@ using MmaRowWideTraits =
     MmaRowShape<T, 32 << MmaRowWideLayout<L>::kWarpBits, MmaRowWideLayout<L>,
                 L == 14 ? 3 : JAXHADA_WIDE_8192_BLOCKS>;
 
-// The wide kernels' steps, shared by the kernel and the streaming
-// experiment below. A: a thread's 8 loaded vectors through the MMA, then
-// A's butterflies in registers and across lanes.
+// The wide kernel's steps. A: a thread's 8 loaded vectors through the MMA,
+// then A's butterflies in registers and across lanes.
 template <typename T, class Lay>
 __device__ __forceinline__ void TransformLayoutA(const uint4 (&raw)[8], const uint32_t (&h16)[4],
                                                  int lane, float (&v)[64]) {
@@ -1737,72 +1736,6 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
     ReadLayoutB<Tr, Lay>(xb, v);
     RegButterflies(v, kMaskB);
     StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, scale);
-  }
-}
-
-// -DJAXHADA_WIDE_STREAM=R (an experiment for the next GPU run, notes v22;
-// compiled, not yet run): 16-bit d = 16384 with R consecutive rows a block,
-// three blocks an SM as the wide kernel, each block bringing its next row
-// into X with cp.async once B has read X out, so that the loads run during
-// B and the stores (the part of a block's life with no loads out, notes
-// v22). R = 1 stages each row through X and streams nothing: the price of
-// the staging alone.
-#ifndef JAXHADA_WIDE_STREAM
-#define JAXHADA_WIDE_STREAM 0
-#endif
-
-template <typename T, int kRows>
-__global__ void __launch_bounds__(MmaRowWideTraits<T, 14>::kThreads,
-                                  MmaRowWideTraits<T, 14>::kMinBlocks)
-    HadamardMmaRowStreamKernel(const T* in, T* out, int64_t rows, float scale) {
-  using Tr = MmaRowWideTraits<T, 14>;
-  using Lay = MmaRowWideLayout<14>;
-  static_assert(Tr::kSmem >= Tr::kD * 2, "a staged row fits in X");
-  extern __shared__ uint4 smem[];
-  float* X = reinterpret_cast<float*>(smem);
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  // This thread's staging slots in X, one a chunk: it stages and reads back
-  // only its own, so the copies need no barrier; X's exchange does.
-  uint4* const stage = smem + t;
-  float* const xa = X + Tr::XWordA(lane, warp);
-  const float* const xb = X + Tr::XWordB(lane, warp);
-  const int out_base = Tr::OutputElement(lane, warp);
-  uint32_t h16[4];
-  H16Fragment<T>(lane, h16);
-  auto stage_row = [&](int64_t row) {
-    const T* src = in + row * Tr::kD + Lay::LoadElement(lane, warp);
-#pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c)
-      CpAsync16(stage + c * Tr::kThreads, src + c * Lay::ChunkElements());
-    CpAsyncCommit();
-  };
-  // Rows kRows at a time a block (a grid-stride loop over such groups only
-  // past 2^24 blocks); each row's successor streams in during its B.
-  int64_t row = int64_t{blockIdx.x} * kRows;
-  if (row < rows) stage_row(row);
-  // (Computed where needed rather than held through the MMAs: at 80
-  // registers every one counts.)
-  auto next_of = [&](int64_t r) {
-    return (r + 1) % kRows != 0 ? r + 1 : r + 1 + int64_t{gridDim.x - 1} * kRows;
-  };
-  while (row < rows) {
-    CpAsyncWaitAll();
-    uint4 raw[Tr::kChunks];
-#pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) raw[c] = stage[c * Tr::kThreads];
-    float v[64];
-    TransformLayoutA<T, Lay>(raw, h16, lane, v);
-    __syncthreads();  // every thread's staged row is out of X
-    WriteLayoutA<Tr, Lay>(xa, v);
-    __syncthreads();
-    ReadLayoutB<Tr, Lay>(xb, v);
-    if (next_of(row) < rows) {
-      __syncthreads();  // X read out: the next row may land in it
-      stage_row(next_of(row));
-    }
-    RegButterflies(v, Lay::kMaskB);
-    StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, scale);
-    row = next_of(row);
   }
 }
 
@@ -2059,19 +1992,6 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
   } else {
-    if constexpr (L == 14 && sizeof(T) == 2 && JAXHADA_WIDE_STREAM) {
-      using Tr = MmaRowWideTraits<T, 14>;
-      if (limits.row_path && Tr::kSmem <= smem_limit) {
-        auto kernel = HadamardMmaRowStreamKernel<T, JAXHADA_WIDE_STREAM>;
-        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmem);
-        if (err != cudaSuccess) return err;
-        unsigned grid = GridFor(rows, JAXHADA_WIDE_STREAM);
-        if (limits.rows_per_launch > 0 && grid > limits.rows_per_launch)
-          grid = static_cast<unsigned>(limits.rows_per_launch);
-        kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
-        return cudaGetLastError();
-      }
-    }
     if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
       constexpr int kSmem = RowTraits<T>::kSmem;
       if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
