@@ -10,7 +10,8 @@
 #   kernel_check.sh --time [N]   the timing table only, at 2^N elements a call
 #   kernel_check.sh --soak [S]   a few cases, each back to back for S seconds: time,
 #                                SM clock and board power (nvidia-smi) over the last second
-#   kernel_check.sh --build-only build, run nothing
+#   kernel_check.sh --build-only [MODE]  build what MODE (e.g. --racecheck)
+#                                would run, run nothing
 # KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
 # to time another build); KERNEL_CHECK_GENCODE replaces the target (default
 # sm_90 code; e.g. "-gencode arch=compute_80,code=compute_80" for sm_80 PTX
@@ -21,7 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 build_dir="${KERNEL_CHECK_BUILD_DIR:-build/kernel_check}"
-if [[ "${1:-}" == "--racecheck" ]]; then
+mode="${1:-}"
+build_for="$mode"
+[[ "$mode" == "--build-only" ]] && build_for="${2:-}"
+if [[ "$build_for" == "--racecheck" ]]; then
   # racecheck does not follow one block's arrival on another's mbarrier, so
   # its build adds a cluster barrier at the in-place f32 pair's slot handoff
   # (JAXHADA_RACECHECK_HANDOFF in the kernel, notes v17).
@@ -44,12 +48,12 @@ if [[ ! -x "$bin" || tests/gpu/kernel_check.cu -nt "$bin" ||
   fi
 fi
 
-if [[ "${1:-}" == "--build-only" ]]; then
+if [[ "$mode" == "--build-only" ]]; then
   exit 0
-elif [[ "${1:-}" == "--sanitize" ]]; then
+elif [[ "$mode" == "--sanitize" ]]; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$bin" --quick
-elif [[ "${1:-}" == "--racecheck" || "${1:-}" == "--synccheck" ]]; then
-  compute-sanitizer --tool "${1#--}" --error-exitcode 3 "$bin" --shared-memory
+elif [[ "$mode" == "--racecheck" || "$mode" == "--synccheck" ]]; then
+  compute-sanitizer --tool "${mode#--}" --error-exitcode 3 "$bin" --shared-memory
 else
   "$bin" "$@"
 fi

@@ -12,9 +12,9 @@
 // its 16-bit halves flipped, so that the values change), against
 // cudaMemcpy of the same 256 MiB. `bulk`: loads by bulk copies into shared
 // memory, as the in-place kernels load, and each placement of the stores;
-// `pair`: a pair of blocks that each need the whole row, loaded four ways
+// `pair`: a pair of blocks that each need the whole row, loaded six ways
 // (see PairCopy).
-// A measurement aid for docs/cuda_kernel_notes.md (v18, v19), not part of
+// A measurement aid for docs/cuda_kernel_notes.md (v18-v20, v23), not part of
 // the library:
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
 //     -o build/layout_copy tests/gpu/layout_copy.cu && build/layout_copy [all | bulk | pair]
@@ -114,8 +114,8 @@ __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out,
   }
 }
 
-// Four ways the in-place pairs could give both blocks of a pair the whole
-// row (notes v19). Each block's tile, V * 4 KB, is half of a row; each block
+// Six ways the in-place pairs could give both blocks of a pair the whole
+// row (notes v19, v23). Each block's tile, V * 4 KB, is half of a row; each block
 // stores its own half combined with the partner's (own ^ partner ^ flip at
 // the same place, as a pair block stores lo +- hi), so it needs both halves
 // before it stores, and in place it must not overwrite its half before the
@@ -132,11 +132,43 @@ __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out,
 //     the partner has read its half;
 //   kPairBothHalvesStaged: the same through cp.async into this block's
 //     shared memory (as the pair kernels stage the row), read back after
-//     the cluster barrier.
-enum PairLoad { kPairMulticast = 0, kPairThreads = 1, kPairBothHalves = 2, kPairBothHalvesStaged = 3 };
+//     the cluster barrier;
+//   kPairPush: every thread stages its V vectors of the half by cp.async
+//     (device memory sees each half read once, by the block that
+//     overwrites it, as with the multicast), then thread 0 copies the
+//     staged half into the partner's shared memory with one shared-to-
+//     shared bulk copy, counted on the partner's mbarrier;
+//   kPairPushWarps: the same a warp at a time: lane 0 of each warp copies
+//     the warp's 4 KB piece once the warp's own copies have landed, with
+//     no block barrier before it.
+enum PairLoad {
+  kPairMulticast = 0,
+  kPairThreads = 1,
+  kPairBothHalves = 2,
+  kPairBothHalvesStaged = 3,
+  kPairPush = 4,
+  kPairPushWarps = 5
+};
 const char* const kPairLoadNames[] = {"pair, multicast bulk copies", "pair, threads into both",
                                       "pair, threads load both halves",
-                                      "pair, both halves staged by cp.async"};
+                                      "pair, both halves staged by cp.async",
+                                      "pair, own half staged, bulk copy to partner",
+                                      "pair, own half staged, a warp's piece to partner"};
+
+// kBytes of this block's shared memory at `src` into the partner's (block
+// `rank` of the cluster) at the same offset as `dst`, counted on the
+// partner's mbarrier at the offset of `bar`.
+template <int kBytes>
+__device__ __forceinline__ void BulkCopyToPartner(uint32_t dst, uint32_t src, uint32_t bar,
+                                                  uint32_t rank) {
+  asm volatile(
+      "{\n.reg .b32 rdst, rbar;\n"
+      "mapa.shared::cluster.u32 rdst, %0, %3;\n"
+      "mapa.shared::cluster.u32 rbar, %2, %3;\n"
+      "cp.async.bulk.shared::cluster.shared::cta.mbarrier::complete_tx::bytes"
+      " [rdst], [%1], %4, [rbar];\n}\n" ::"r"(dst),
+      "r"(src), "r"(bar), "r"(rank), "n"(kBytes) : "memory");
+}
 
 template <int V, int kLoad>
 __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
@@ -177,6 +209,37 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
     CpAsyncWaitAll();  // each thread reads back only what it staged
     asm volatile("barrier.cluster.arrive.release.aligned;\n"
                  "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  } else if (kLoad == kPairPush || kLoad == kPairPushWarps) {
+    const uint32_t bar = SharedAddress(&bars[0]);
+    if (t == 0) {
+      MbarrierInit<1>(bar);
+      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+    // The partner's mbarrier is initialized before anything lands on it.
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+    if (t == 0) MbarrierArriveExpecting<kHalf * 16>(bar);
+#pragma unroll
+    for (int c = 0; c < V; ++c) CpAsync16(row + half * kHalf + at(c), in + mine + at(c));
+    CpAsyncCommit();
+    CpAsyncWaitAll();
+    // The bulk copy reads what this thread's copies wrote: a proxy fence.
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+    if (kLoad == kPairPush) {
+      __syncthreads();
+      if (t == 0)
+        BulkCopyToPartner<kHalf * 16>(SharedAddress(row + half * kHalf),
+                                      SharedAddress(row + half * kHalf), bar, half ^ 1);
+    } else {
+      __syncwarp();
+      if ((t & 31) == 0) {
+        const int first = half * kHalf + (t >> 5) * V * 32;  // the warp's piece
+        BulkCopyToPartner<V * 512>(SharedAddress(row + first), SharedAddress(row + first), bar,
+                                   half ^ 1);
+      }
+    }
+    MbarrierWait(bar, 0);
   } else if (kLoad == kPairMulticast) {
     if (t == 0) PairRowLoad::InitBarriers(bars);
     PairRowLoad::Sync(false);
@@ -208,6 +271,11 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256)
     out[mine + at(c)] =
         make_uint4(r.x ^ o.x ^ flip, r.y ^ o.y ^ flip, r.z ^ o.z ^ flip, r.w ^ o.w ^ flip);
   }
+  // Neither block leaves while its copy to the partner may still read its
+  // shared memory: the partner arrives once that copy has landed.
+  if (kLoad == kPairPush || kLoad == kPairPushWarps)
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n"
+                 "barrier.cluster.wait.aligned;\n" ::: "memory");
 }
 
 __global__ void Fill(uint4* x, int64_t n, unsigned seed) {
@@ -347,7 +415,8 @@ int main(int argc, char** argv) {
     if (Mixed<8, kWarpContiguous, kWarpContiguous>(x, y, n, a, b) ||
         Bulk<8, kWarpContiguous>(x, y, n, a, b) || Pair<8, kPairMulticast>(x, y, n, a, b) ||
         Pair<8, kPairThreads>(x, y, n, a, b) || Pair<8, kPairBothHalves>(x, y, n, a, b) ||
-        Pair<8, kPairBothHalvesStaged>(x, y, n, a, b))
+        Pair<8, kPairBothHalvesStaged>(x, y, n, a, b) || Pair<8, kPairPush>(x, y, n, a, b) ||
+        Pair<8, kPairPushWarps>(x, y, n, a, b))
       return 1;
   for (int round = 0; bulk && round < 3; ++round)
     if (Mixed<8, kBlockStrided, kBlockStrided>(x, y, n, a, b) ||

@@ -2,10 +2,14 @@
 # The whole GPU run in one call: build + install, the full test suite with GPU
 # tests required (the sharding checks over every visible GPU among them),
 # compute-sanitizer over the kernel (memcheck; racecheck and synccheck), and
-# the benchmark. Full logs go to $OUT; a short table prints last.
+# the benchmark. Full logs go to $OUT (logs.tar.gz); a short table prints last.
 #   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench]
 #   bash tests/gpu/run_device.sh --sharding   (on a machine with 2+ GPUs: build,
 #     the sharding tests, and a batch-sharded timing against one GPU alone)
+# To fit one call of about ten minutes, the checks that time nothing overlap:
+# the kernel harness is built (three single-threaded nvcc runs) while the
+# package builds, and runs under the sanitizers while the suite runs. Only
+# the benchmark, last, has the GPU to itself.
 set -uo pipefail
 OUT="${OUT:-$(mktemp -d)}"
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
@@ -20,39 +24,56 @@ for arg in "$@"; do
   esac
 done
 
-step() { echo; echo "=== $* ==="; }
+start=$SECONDS
+step() { echo; echo "=== $* (at $((SECONDS - start)) s) ==="; }
+
+# The harness builds: memcheck and synccheck share the default one;
+# racecheck has its own (kernel_check.sh says why); the sm_80-PTX one is
+# JIT-compiled here, as a build without sm_90 code would be on an H100.
+ptx80=(env KERNEL_CHECK_BUILD_DIR=build/kernel_check_ptx80
+       "KERNEL_CHECK_GENCODE=-gencode arch=compute_80,code=compute_80")
+build_harnesses() {
+  bash tests/gpu/kernel_check.sh --build-only >"$OUT/harness_build.log" 2>&1 &
+  bash tests/gpu/kernel_check.sh --build-only --racecheck >"$OUT/harness_build_racecheck.log" 2>&1 &
+  "${ptx80[@]}" bash tests/gpu/kernel_check.sh --build-only >"$OUT/harness_build_ptx80.log" 2>&1 &
+  wait
+}
+# Each check's verdict goes to $OUT/harness_checks.txt; failures to
+# $OUT/harness_checks.failed.
+harness_checks() {
+  build_harnesses
+  local name
+  for name in sanitize racecheck synccheck ptx80; do
+    if [ "$name" = ptx80 ]; then
+      "${ptx80[@]}" bash tests/gpu/kernel_check.sh --quick >"$OUT/ptx80.log" 2>&1
+    else
+      bash tests/gpu/kernel_check.sh --$name >"$OUT/$name.log" 2>&1
+    fi || echo "$name" >>"$OUT/harness_checks.failed"
+    echo "$name: $(grep -v '^$' "$OUT/$name.log" | tail -1)" >>"$OUT/harness_checks.txt"
+  done
+}
 
 step "environment"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
 
 step "build and install"
+rm -f "$OUT/harness_checks.txt" "$OUT/harness_checks.failed"
+[ "$run_tests" = 1 ] && { harness_checks & checks=$!; }
 if ! python3 -m pip install --no-build-isolation --no-deps -e . >"$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"; exit 1
 fi
 python3 -m jaxhada --info | tee "$OUT/build_info.txt"
 
 if [ "$run_tests" = 1 ]; then
-  step "pytest (JAXHADA_REQUIRE_GPU=1)"
-  JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests -q -x -p no:cacheprovider \
+  step "pytest (JAXHADA_REQUIRE_GPU=1), the kernel harness under compute-sanitizer beside it"
+  JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests -q -x -p no:cacheprovider --durations=15 \
     --ignore=tests/test_notebooks.py >"$OUT/pytest.log" 2>&1 || status=1
-  tail -5 "$OUT/pytest.log"
-
-  step "kernel harness + compute-sanitizer memcheck"
-  bash tests/gpu/kernel_check.sh --sanitize >"$OUT/sanitizer.log" 2>&1 || status=1
-  tail -8 "$OUT/sanitizer.log"
-
-  step "compute-sanitizer racecheck and synccheck (the kernels with shared memory)"
-  for tool in racecheck synccheck; do
-    bash tests/gpu/kernel_check.sh --$tool >"$OUT/$tool.log" 2>&1 || status=1
-    echo "$tool: $(tail -1 "$OUT/$tool.log")"
-  done
-
-  step "kernel harness from sm_80 PTX only (JIT here: no clusters in that code, so no pair path)"
-  KERNEL_CHECK_BUILD_DIR=build/kernel_check_ptx80 \
-    KERNEL_CHECK_GENCODE="-gencode arch=compute_80,code=compute_80" \
-    bash tests/gpu/kernel_check.sh --quick >"$OUT/ptx80.log" 2>&1 || status=1
-  tail -3 "$OUT/ptx80.log"
+  tail -1 "$OUT/pytest.log"
+  step "kernel harness: memcheck, racecheck, synccheck (the kernels with shared memory), sm_80 PTX"
+  wait "$checks"
+  cat "$OUT/harness_checks.txt"
+  [ -e "$OUT/harness_checks.failed" ] && status=1
 fi
 
 if [ "$run_sharding" = 1 ]; then
@@ -73,5 +94,10 @@ if [ "$run_bench" = 1 ]; then
   python3 -m jaxhada --decode --json "$OUT/gpu_benchmark.json" >"$OUT/bench.log" 2>"$OUT/bench.err" || status=1
   tail -40 "$OUT/bench.log"
 fi
-echo "status=$status"
+# One archive for the logs, so that a caller which fetches only a few files
+# from $OUT gets them all.
+shopt -s nullglob
+logs=("$OUT"/*.log "$OUT"/harness_checks.*)
+[ ${#logs[@]} -gt 0 ] && tar czf "$OUT/logs.tar.gz" --remove-files -C "$OUT" "${logs[@]#"$OUT"/}"
+echo "status=$status (logs: $OUT/logs.tar.gz; took $((SECONDS - start)) s)"
 exit $status
