@@ -624,27 +624,29 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // never wait for each other: coupling the pair's timing costs about 2% of
 // bandwidth (notes v10).
 //
-// In place, 16-bit: each block reads only its own half from device memory,
-// with multicast bulk copies that land in both blocks' shared memory, so a
-// block's stores go to the half that only its own copies read, and once its
-// mbarriers say the whole row has landed, nothing of the row is left to read
-// (PairRowLoad below). 1.09-1.12 of the copy on the H200 against 1.12-1.14
-// with the fence below (notes v15). Out of place the same copies measured
-// 1-2% slower than each thread's cp.async, so that form stays.
-//
-// In place, f32: the same idea through a ring of two slots in shared memory
-// (HadamardRowPairInPlaceKernel, below the row path). The form before it,
-// still built with -DJAXHADA_F32_PAIR_RING=0 and described here, fences:
-// each block arrives on the cluster barrier once its loads are
-// consumed and waits before its first store. The arrive must release the
-// block's loads, and a release at cluster scope
-// compiles to a GPU-wide fence (MEMBAR.ALL.GPU) in each warp that executes
-// it: about 13% of bandwidth on the H200 when every warp did (notes v10).
-// So PairArrive is called by every thread right after a block barrier that
-// follows all of the block's loads; the barrier orders every thread's loads
-// before thread 0's fence, which is cumulative, and then every thread
-// arrives relaxed. One fence a block instead of one a warp: in place at
-// d = 32768, 1.15-1.16 of the copy became 1.12-1.13 (notes v13).
+// In place (16-bit and f32, since notes v23): each block loads the whole row
+// as out of place, arrives on the cluster barrier once its loads have landed
+// (in its registers or, by cp.async it has waited for, in shared memory),
+// and waits on it before its first store. The arrive is relaxed. A release
+// would order the loads before the partner's stores in the PTX memory
+// model's terms, but at cluster scope it compiles to a GPU-wide fence
+// (MEMBAR.ALL.GPU, notes v13) in each warp that executes it, and one such
+// fence a block still cost 5-7 points (16-bit 1.12, f32 1.12 of the copy
+// against 1.07 and 1.054 relaxed, on the H200). Nothing is left for it to
+// order: every value a load returns is in this block before the arrive
+// issues, and the partner's stores issue only after its wait returns, so
+// none of them can be what a load read. (The f32 ring below already relied
+// on the same: a CTA-scope release orders nothing for another block by the
+// model's letter.)
+// -DJAXHADA_PAIR_IN_PLACE_STAGED=0 builds the 16-bit pair's previous form:
+// each block reads only its own half, with multicast bulk copies that land
+// in both blocks' shared memory (PairRowLoad below; 1.10 of the copy).
+// -DJAXHADA_F32_PAIR_RING=1 builds the f32 pair's: the same through a ring
+// of two slots (HadamardRowPairInPlaceKernel, below the row path; 1.07).
+// -DJAXHADA_PAIR_FENCE=1 puts back one fence a block (PairArrive): thread 0
+// fences right after a block barrier that follows all of the block's loads
+// (the barrier orders every thread's loads before the fence, which is
+// cumulative), and then every thread arrives relaxed.
 // Predicated rather than branched on `when` (uniform across the block): a
 // branch where the arrive used to be split the f32 kernel's load phase and
 // it spilled.
@@ -655,13 +657,16 @@ __device__ __forceinline__ void TrapIf(bool when) {
   asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %0, 0;\n @p trap;\n}\n" ::"r"(
                    static_cast<int>(when)) : "memory");
 }
+#ifndef JAXHADA_PAIR_FENCE
+#define JAXHADA_PAIR_FENCE 0
+#endif
 __device__ __forceinline__ void PairArrive(bool when, int t) {
 #if __CUDA_ARCH__ >= 900
   asm volatile(
       "{\n .reg .pred p, q;\n setp.ne.b32 p, %0, 0;\n setp.eq.and.b32 q, %1, 0, p;\n"
       " @q fence.acq_rel.cluster;\n"
       " @p barrier.cluster.arrive.relaxed.aligned;\n}\n" ::"r"(static_cast<int>(when)),
-      "r"(t) : "memory");
+      "r"(JAXHADA_PAIR_FENCE ? t : 1) : "memory");
 #else
   TrapIf(when);
 #endif
@@ -720,7 +725,8 @@ __device__ __forceinline__ void MulticastToPair(uint32_t dst, const void* src, u
 #endif
 }
 
-// The in-place 16-bit pair's loads. Each block's thread 0 copies the block's
+// The in-place 16-bit pair's loads before notes v23 (built with
+// -DJAXHADA_PAIR_IN_PLACE_STAGED=0, to time against). Each block's thread 0 copies the block's
 // half of the row, in kGroups pieces, into the same offsets of both blocks'
 // shared memory (multicast bulk copies); piece g of either half completes on
 // mbarrier g of each block, which so expects both halves' piece g.
@@ -996,8 +1002,8 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   }
 }
 
-// The in-place f32 pair (d = 32768) with no fence between its blocks, as
-// the 16-bit pair does it (PairRowLoad): each block reads only its own half
+// The in-place f32 pair (d = 32768) before notes v23, with no fence between
+// its blocks, as the 16-bit pair did it (PairRowLoad): each block reads only its own half
 // of the row from device memory, with multicast bulk copies that land in
 // both blocks. A block's stores go to the half that only its own copies
 // read, and once its mbarriers say the whole row has landed, nothing of it
@@ -1014,8 +1020,9 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 // barrier before its arrival; by the PTX memory model's letter a CTA-scope
 // release orders nothing for another block, and one at cluster scope costs
 // that fence (1.32).
-// -DJAXHADA_F32_PAIR_RING=0 builds the fenced form (HadamardRowKernel in
-// place), to time against.
+// Built with -DJAXHADA_F32_PAIR_RING=1 only, to time against: by default
+// the f32 pair runs in place as out of place, with the relaxed cluster
+// barrier of the pair path's comment (HadamardRowKernel).
 // -DJAXHADA_RACECHECK_HANDOFF=1 (kernel_check.sh --racecheck) adds a
 // cluster barrier at each slot handoff. compute-sanitizer's racecheck does
 // not follow an arrival on another block's mbarrier: it reports the
@@ -1023,7 +1030,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 // release at cluster scope. With the barrier, which it does follow, it
 // reports nothing (notes v17).
 #ifndef JAXHADA_F32_PAIR_RING
-#define JAXHADA_F32_PAIR_RING 1
+#define JAXHADA_F32_PAIR_RING 0
 #endif
 #ifndef JAXHADA_RACECHECK_HANDOFF
 #define JAXHADA_RACECHECK_HANDOFF 0
@@ -1389,12 +1396,28 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout<kWarpLoads>>;
 // beside the accumulators, so fewer loads are in flight (1.14-1.18 of the
 // copy on the H200 against 1.05-1.10 staged, notes v12).
 // kInPlace (pairs only): the output is the input (the launcher compares the
-// pointers), so each block loads its own half for both (PairRowLoad), and X
-// is followed by PairRowLoad's mbarriers.
+// pointers). In place (by default, since notes v23) each block stages both halves as
+// out of place, and the relaxed cluster barrier of the pair path's comment,
+// arrived once a thread's copies have landed and waited on before its first
+// store, keeps a block from overwriting its half before the partner has it:
+// 1.067-1.074 of the copy on the H200 against the multicast form's
+// 1.096-1.101 (-DJAXHADA_PAIR_IN_PLACE_STAGED=0, where each block loads its
+// own half for both, PairRowLoad, and X is followed by its mbarriers).
+#ifndef JAXHADA_PAIR_IN_PLACE_STAGED
+#define JAXHADA_PAIR_IN_PLACE_STAGED 1
+#endif
+__device__ __forceinline__ void PairArriveRelaxed() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+#else
+  TrapIf(true);
+#endif
+}
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
-  using Tr = MmaRowTraits<T, kHalves == 2 && !kInPlace && JAXHADA_PAIR_WARP_LOADS>;
+  constexpr bool kMulticast = kInPlace && !JAXHADA_PAIR_IN_PLACE_STAGED;
+  using Tr = MmaRowTraits<T, kHalves == 2 && !kMulticast && JAXHADA_PAIR_WARP_LOADS>;
   using Lay = typename Tr::Layout;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   static_assert(kHalves == 2 || !kInPlace, "only a pair needs to know");
@@ -1426,7 +1449,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
     const bool first_row = row == blockIdx.x / kHalves;
     const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
-    if constexpr (kInPlace) {
+    if constexpr (kMulticast) {
       // The row as it lies in device memory, half p's chunk c at
       // smem[(16 p + c) * 128 + t]: this block copies half `half` into both.
       // (So A's chunks here are the row's own order: no relabeling.)
@@ -1469,6 +1492,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 #pragma unroll
       for (int g = 0; g < kGroups; ++g) {
         CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
+        if (kInPlace && g == kGroups - 1) PairArriveRelaxed();  // this thread's reads are done
 #pragma unroll
         for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
           mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
@@ -1492,6 +1516,8 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     for (int m = 0; m < 32; ++m)
       LoadQuad(xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
+    // Staged in place: the partner has read this block's half.
+    if constexpr (kInPlace && !kMulticast) PairWait(true);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
     T* dst = out + row * kRowD + out_base;
 #pragma unroll
@@ -2014,7 +2040,8 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
         kernel = pair_in_place ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
                                : HadamardMmaRowKernel<T, kHalves, false>;
         threads = MmaRowTraits<T>::kThreads;
-        smem = MmaRowTraits<T>::kSmem + (pair_in_place ? PairRowLoad::kBarrierBytes : 0);
+        smem = MmaRowTraits<T>::kSmem +
+               (pair_in_place && !JAXHADA_PAIR_IN_PLACE_STAGED ? PairRowLoad::kBarrierBytes : 0);
       } else if (kHalves == 2 && JAXHADA_F32_PAIR_RING && static_cast<const void*>(in) == out) {
         kernel = HadamardRowPairInPlaceKernel<T>;
         threads = RowTraits<T>::kThreads;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds tests/gpu/kernel_check.cu and runs it on the local GPU.
 #   kernel_check.sh              full check (all dtypes, d = 1..32768) + timing table
+#   kernel_check.sh --check      the full check alone
 #   kernel_check.sh --sanitize   quick mode (small row counts, no timing) under
 #                                compute-sanitizer memcheck
 #   kernel_check.sh --racecheck  the quick check from d = 2048 on (the sizes
