@@ -635,14 +635,13 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // against 1.07 and 1.054 relaxed, on the H200). Nothing is left for it to
 // order: every value a load returns is in this block before the arrive
 // issues, and the partner's stores issue only after its wait returns, so
-// none of them can be what a load read. (The f32 ring below already relied
-// on the same: a CTA-scope release orders nothing for another block by the
-// model's letter.)
-// -DJAXHADA_PAIR_IN_PLACE_STAGED=0 builds the 16-bit pair's previous form:
-// each block reads only its own half, with multicast bulk copies that land
-// in both blocks' shared memory (PairRowLoad below; 1.10 of the copy).
-// -DJAXHADA_F32_PAIR_RING=1 builds the f32 pair's: the same through a ring
-// of two slots (HadamardRowPairInPlaceKernel, below the row path; 1.07).
+// none of them can be what a load read.
+// Before notes v23 each block read only its own half from device memory, so
+// that only the block that overwrites a half ever reads it: 16-bit with
+// multicast bulk copies that landed in both blocks' shared memory (1.10 of
+// the copy in place, notes v15), f32 through a ring of two slots refilled
+// once both blocks had read them (1.07, notes v17); bulk loads cost them
+// 5-7.5 points (notes v19), so both forms are gone.
 // -DJAXHADA_PAIR_FENCE=1 puts back one fence a block (PairArrive): thread 0
 // fences right after a block barrier that follows all of the block's loads
 // (the barrier orders every thread's loads before the fence, which is
@@ -681,105 +680,6 @@ __device__ __forceinline__ void PairWait(bool when) {
   TrapIf(when);
 #endif
 }
-
-// Until the phase of the mbarrier at shared address `bar` whose parity is
-// `parity` has completed.
-__device__ __forceinline__ void MbarrierWait(uint32_t bar, uint32_t parity) {
-#if __CUDA_ARCH__ >= 900
-  asm volatile(
-      "{\n.reg .pred done;\nwait:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra wait;\n}\n" ::"r"(bar),
-      "r"(parity) : "memory");
-#endif
-}
-
-// The mbarrier at shared address `bar` completes a phase after kCount
-// arrivals (and the bytes its arrivals announce). Thread 0 only.
-template <int kCount>
-__device__ __forceinline__ void MbarrierInit(uint32_t bar) {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "n"(kCount) : "memory");
-#endif
-}
-
-// One arrival on `bar` whose phase also waits for kBytes to land.
-template <int kBytes>
-__device__ __forceinline__ void MbarrierArriveExpecting(uint32_t bar) {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
-               "n"(kBytes) : "memory");
-#endif
-}
-
-// kBytes from device memory at `src` into shared address `dst` of both
-// blocks of the pair, each block's arrival counted on its mbarrier at `bar`
-// (the same offset in both).
-template <int kBytes>
-__device__ __forceinline__ void MulticastToPair(uint32_t dst, const void* src, uint32_t bar) {
-#if __CUDA_ARCH__ >= 900
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-      " [%0], [%1], %2, [%3], %4;\n" ::"r"(dst),
-      "l"(src), "n"(kBytes), "r"(bar), "h"(static_cast<unsigned short>(0x3)) : "memory");
-#endif
-}
-
-// The in-place 16-bit pair's loads before notes v23 (built with
-// -DJAXHADA_PAIR_IN_PLACE_STAGED=0, to time against). Each block's thread 0 copies the block's
-// half of the row, in kGroups pieces, into the same offsets of both blocks'
-// shared memory (multicast bulk copies); piece g of either half completes on
-// mbarrier g of each block, which so expects both halves' piece g.
-// Two pieces a half measured fastest (in place 1.09-1.10; one 1.09-1.11,
-// four 1.11-1.13, eight 1.14-1.15, sixteen 1.16-1.18; notes v15).
-struct PairRowLoad {
-  static constexpr int kGroups = 2;
-  static constexpr int kBarrierBytes = kGroups * 8;  // after X in shared memory
-
-  // Thread 0, before the pair's first row: the mbarriers, made visible to
-  // the partner's copies by the cluster barrier that every thread then meets
-  // (Sync).
-  static __device__ __forceinline__ void InitBarriers(uint64_t* bars) {
-#if __CUDA_ARCH__ >= 900
-    for (int g = 0; g < kGroups; ++g) MbarrierInit<1>(SharedAddress(&bars[g]));
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#else
-    TrapIf(true);
-#endif
-  }
-  // Every thread of both blocks. `reuse`: before a further row (a launch
-  // serves more than one row a pair only past 2^24 rows), both blocks'
-  // reads and writes of shared memory are ordered before the copies that
-  // overwrite it: a proxy fence and a releasing arrive.
-  static __device__ __forceinline__ void Sync(bool reuse) {
-#if __CUDA_ARCH__ >= 900
-    if (reuse)
-      asm volatile("fence.proxy.async.shared::cta;\n"
-                   "barrier.cluster.arrive.release.aligned;\n" ::: "memory");
-    else
-      asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
-    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#else
-    TrapIf(true);
-#endif
-  }
-  // Thread 0: this block's half, from src to dst in both blocks, in kGroups
-  // pieces of kPieceBytes; each block's mbarrier g expects both halves'
-  // piece g.
-  template <int kPieceBytes>
-  static __device__ __forceinline__ void Start(uint64_t* bars, void* dst, const void* src) {
-    for (int g = 0; g < kGroups; ++g)
-      MbarrierArriveExpecting<2 * kPieceBytes>(SharedAddress(&bars[g]));
-    for (int g = 0; g < kGroups; ++g)
-      MulticastToPair<kPieceBytes>(SharedAddress(dst) + g * kPieceBytes,
-                                   static_cast<const char*>(src) + g * kPieceBytes,
-                                   SharedAddress(&bars[g]));
-  }
-  // Every thread: until piece g of both halves has landed.
-  static __device__ __forceinline__ void Wait(uint64_t* bar, uint32_t parity) {
-    MbarrierWait(SharedAddress(bar), parity);
-  }
-};
 
 // ------------------------------------------------------------ row path
 // For f32 at d = 16384, and two rows of 8192 at a time (16-bit rows take
@@ -1002,164 +902,6 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   }
 }
 
-// The in-place f32 pair (d = 32768) before notes v23, with no fence between
-// its blocks, as the 16-bit pair did it (PairRowLoad): each block reads only its own half
-// of the row from device memory, with multicast bulk copies that land in
-// both blocks. A block's stores go to the half that only its own copies
-// read, and once its mbarriers say the whole row has landed, nothing of it
-// is left to read. In f32 the row (128 KB) does not fit beside X at three
-// blocks an SM, so it comes through a ring of two 32 KB slots in X: piece k
-// (16 KB of each half) lands in slot k % 2, lo then hi, on that slot's
-// `full` mbarrier. Before piece k + 2 overwrites a slot, both blocks must
-// have read it. Each block meets a barrier after its reads, then its thread
-// 0 arrives on its own and its partner's `empty` mbarrier, and waits there
-// for the partner's arrival before it starts the next copy. The arrival is
-// at CTA scope, as in CUTLASS's multicast pipelines, so no GPU-wide fence is
-// issued: 1.07 of the copy in place on the H200 against 1.12 with the fence
-// (notes v17). What orders the partner's reads before the copy is its
-// barrier before its arrival; by the PTX memory model's letter a CTA-scope
-// release orders nothing for another block, and one at cluster scope costs
-// that fence (1.32).
-// Built with -DJAXHADA_F32_PAIR_RING=1 only, to time against: by default
-// the f32 pair runs in place as out of place, with the relaxed cluster
-// barrier of the pair path's comment (HadamardRowKernel).
-// -DJAXHADA_RACECHECK_HANDOFF=1 (kernel_check.sh --racecheck) adds a
-// cluster barrier at each slot handoff. compute-sanitizer's racecheck does
-// not follow an arrival on another block's mbarrier: it reports the
-// partner's copy into a slot against this block's reads of it, also with a
-// release at cluster scope. With the barrier, which it does follow, it
-// reports nothing (notes v17).
-#ifndef JAXHADA_F32_PAIR_RING
-#define JAXHADA_F32_PAIR_RING 0
-#endif
-#ifndef JAXHADA_RACECHECK_HANDOFF
-#define JAXHADA_RACECHECK_HANDOFF 0
-#endif
-
-struct PairRing {
-  static constexpr int kPieces = 4;                            // a half, in pieces
-  static constexpr int kPieceBytes = (1 << 14) * 4 / kPieces;  // of one half
-  static constexpr int kSlotFloats = 2 * kPieceBytes / 4;      // lo's piece, then hi's
-  // After X: full[0], full[1], empty[0], empty[1], 8 bytes each. Addressed
-  // by their shared-memory address (`bars`, that of full[0]), which the
-  // compiler can recompute, rather than by pointers held in registers.
-  static constexpr int kBarrierBytes = 4 * 8;
-  static __device__ __forceinline__ uint32_t Full(uint32_t bars, int s) { return bars + 8 * s; }
-  static __device__ __forceinline__ uint32_t Empty(uint32_t bars, int s) {
-    return bars + 16 + 8 * s;
-  }
-
-  // Thread 0, before the pair's first row; the cluster barrier that every
-  // thread then meets (PairRowLoad::Sync) makes them visible to the partner.
-  static __device__ __forceinline__ void InitBarriers(uint32_t bars) {
-#if __CUDA_ARCH__ >= 900
-    for (int s = 0; s < 2; ++s) {
-      MbarrierInit<1>(Full(bars, s));
-      MbarrierInit<2>(Empty(bars, s));
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#else
-    TrapIf(true);
-#endif
-  }
-  // Thread 0: piece k of this block's half (src) into slot k % 2 of both
-  // blocks, counted on both blocks' full[k % 2], which expects both halves.
-  static __device__ __forceinline__ void Start(uint32_t bars, uint32_t x, int half, int k,
-                                               const float* src) {
-    const int s = k & 1;
-    MbarrierArriveExpecting<2 * kPieceBytes>(Full(bars, s));
-    MulticastToPair<kPieceBytes>(x + s * kSlotFloats * 4 + half * kPieceBytes,
-                                 src + k * (kPieceBytes / 4), Full(bars, s));
-  }
-  // Thread 0, once every thread of its block has read slot s (a barrier):
-  // orders those reads before the copies that will overwrite the slot (a
-  // proxy fence), arrives on this block's and the partner's empty[s], then
-  // waits until the partner has arrived too. The local arrive's phase token
-  // says which phase to wait for, so no parity is carried from row to row
-  // (one register fewer: the kernel is at its cap, and spilled with it).
-  static __device__ __forceinline__ void ReleaseAndAcquire(uint32_t bars, int s, int partner) {
-    [[maybe_unused]] const uint32_t empty = Empty(bars, s);
-#if __CUDA_ARCH__ >= 900
-    asm volatile(
-        "{\n .reg .b32 remote;\n .reg .b64 phase;\n .reg .pred done;\n"
-        " fence.proxy.async.shared::cta;\n"
-        " mbarrier.arrive.shared::cta.b64 phase, [%0];\n"
-        " mapa.shared::cluster.u32 remote, %0, %1;\n"
-        " mbarrier.arrive.shared::cluster.b64 _, [remote];\n"
-        "wait:\n"
-        " mbarrier.try_wait.shared::cta.b64 done, [%0], phase;\n"
-        " @!done bra wait;\n}\n" ::"r"(empty),
-        "r"(partner) : "memory");
-#endif
-  }
-};
-
-template <typename T>
-__global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
-    HadamardRowPairInPlaceKernel(const T* in, T* out, int64_t rows, float scale) {
-  using Tr = RowTraits<T>;
-  static_assert(PairRing::kPieces * PairRing::kPieceBytes == Tr::kD * 4, "pieces cover a half");
-  static_assert(2 * PairRing::kSlotFloats <= Tr::kD, "two slots fit in X");
-  static_assert(PairRing::kPieceBytes % (Tr::kThreads * Tr::kW * 4) == 0, "whole chunks a piece");
-  constexpr int kLogW = Tr::kLogW;
-  constexpr int kW = Tr::kW;
-  constexpr int kChunksPerPiece = Tr::kChunks / PairRing::kPieces;
-  constexpr int kChunkFloats = Tr::kThreads * kW;
-  constexpr int64_t kRowD = 2 * Tr::kD;
-  constexpr int kBarrierOffset = (Tr::kSmem + 7) / 8 * 8;
-  extern __shared__ uint4 smem[];
-  float* X = reinterpret_cast<float*>(smem);
-  const uint32_t bars = SharedAddress(smem) + kBarrierOffset;
-  const int t = threadIdx.x;
-  float* const xa = X + RowXWord<kLogW, true>(t);
-  float* const xb = X + RowXWord<kLogW, false>(t);
-  const int half = static_cast<int>(blockIdx.x & 1);
-  const float hi_sign = half ? -1.0f : 1.0f;
-  for (int64_t row = blockIdx.x / 2; row < rows; row += gridDim.x / 2) {
-    const bool first_row = row == blockIdx.x / 2;
-    if (first_row && t == 0) PairRing::InitBarriers(bars);
-    PairRowLoad::Sync(!first_row);
-    if (t == 0) {
-      PairRing::Start(bars, SharedAddress(X), half, 0, in + row * kRowD + half * Tr::kD);
-      PairRing::Start(bars, SharedAddress(X), half, 1, in + row * kRowD + half * Tr::kD);
-    }
-    float v[Tr::kV];
-#pragma unroll
-    for (int k = 0; k < PairRing::kPieces; ++k) {
-      const int s = k & 1;
-      // full[s] completes twice a row (pieces s and s + 2): its parity for
-      // piece k is the same in every row.
-      MbarrierWait(PairRing::Full(bars, s), (k >> 1) & 1);
-      const float* slot = X + s * PairRing::kSlotFloats + t * kW;
-#pragma unroll
-      for (int c = k * kChunksPerPiece; c < (k + 1) * kChunksPerPiece; ++c) {
-        float hi[kW];
-        LoadVec<float>(slot + (c - k * kChunksPerPiece) * kChunkFloats, v, c * kW);
-        LoadVec<float>(slot + PairRing::kSlotFloats / 2 + (c - k * kChunksPerPiece) * kChunkFloats,
-                       hi, 0);
-#pragma unroll
-        for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
-      }
-      if (k + 2 < PairRing::kPieces) {
-        __syncthreads();  // every thread of this block has read slot s
-#if JAXHADA_RACECHECK_HANDOFF
-        asm volatile("fence.proxy.async.shared::cta;\n"
-                     "barrier.cluster.arrive.release.aligned;\n"
-                     "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#endif
-        if (t == 0) {
-          PairRing::ReleaseAndAcquire(bars, s, half ^ 1);
-          PairRing::Start(bars, SharedAddress(X), half, k + 2, in + row * kRowD + half * Tr::kD);
-        }
-      }
-    }
-    __syncthreads();  // the whole row is out of X before the exchange writes it
-    RowTransform<kLogW>(v, xa, xb);
-    T* dst = out + row * kRowD + half * Tr::kD + t * kW;
-#pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) StoreVec<T>(dst + c * kChunkFloats, v, c * kW, scale);
-  }
-}
 
 // ------------------------------------ layouts of the tensor-core row paths
 // Compile-time checks of a row's placement (which lane, warp and register
@@ -1396,16 +1138,12 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout<kWarpLoads>>;
 // beside the accumulators, so fewer loads are in flight (1.14-1.18 of the
 // copy on the H200 against 1.05-1.10 staged, notes v12).
 // kInPlace (pairs only): the output is the input (the launcher compares the
-// pointers). In place (by default, since notes v23) each block stages both halves as
-// out of place, and the relaxed cluster barrier of the pair path's comment,
-// arrived once a thread's copies have landed and waited on before its first
-// store, keeps a block from overwriting its half before the partner has it:
-// 1.067-1.074 of the copy on the H200 against the multicast form's
-// 1.096-1.101 (-DJAXHADA_PAIR_IN_PLACE_STAGED=0, where each block loads its
-// own half for both, PairRowLoad, and X is followed by its mbarriers).
-#ifndef JAXHADA_PAIR_IN_PLACE_STAGED
-#define JAXHADA_PAIR_IN_PLACE_STAGED 1
-#endif
+// pointers). Each block stages both halves as out of place, and the relaxed
+// cluster barrier of the pair path's comment, arrived once a thread's
+// copies have landed and waited on before its first store, keeps a block
+// from overwriting its half before the partner has it: 1.067-1.074 of the
+// copy on the H200, against 1.096-1.101 with the multicast loads before it
+// (notes v23).
 __device__ __forceinline__ void PairArriveRelaxed() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
@@ -1416,13 +1154,11 @@ __device__ __forceinline__ void PairArriveRelaxed() {
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
-  constexpr bool kMulticast = kInPlace && !JAXHADA_PAIR_IN_PLACE_STAGED;
-  using Tr = MmaRowTraits<T, kHalves == 2 && !kMulticast && JAXHADA_PAIR_WARP_LOADS>;
+  using Tr = MmaRowTraits<T, kHalves == 2 && JAXHADA_PAIR_WARP_LOADS>;
   using Lay = typename Tr::Layout;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   static_assert(kHalves == 2 || !kInPlace, "only a pair needs to know");
   constexpr bool kStaged = kHalves == 2;  // a single row loads to registers
-  static_assert(Tr::kSmem % 8 == 0, "PairRowLoad's mbarriers follow X");
   static_assert(!kStaged || Tr::kSmem >= 2 * Tr::kD * static_cast<int>(sizeof(T)),
                 "the staged row fits in X");
   constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
@@ -1443,36 +1179,11 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     RowMmaH16<T, false>(v + 8 * c, h16, lo);
     if constexpr (kHalves == 2) RowMmaH16<T, true>(v + 8 * c, h16_hi, hi);
   };
-  uint64_t* const bars = reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(smem) + Tr::kSmem);
-  uint32_t parity = 0;  // of the pair's mbarriers, flipped each row
   // One block (pair) a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
     const bool first_row = row == blockIdx.x / kHalves;
     const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
-    if constexpr (kMulticast) {
-      // The row as it lies in device memory, half p's chunk c at
-      // smem[(16 p + c) * 128 + t]: this block copies half `half` into both.
-      // (So A's chunks here are the row's own order: no relabeling.)
-      static_assert(Lay::ChunkElements() == 8 * Tr::kThreads, "in place, A loads as the row lies");
-      using Load = PairRowLoad;
-      constexpr int kPerGroup = Tr::kChunks / Load::kGroups;
-      constexpr int kPieceBytes = kPerGroup * Tr::kThreads * 16;
-      if (first_row && t == 0) Load::InitBarriers(bars);
-      Load::Sync(!first_row);
-      if (t == 0)
-        Load::Start<kPieceBytes>(bars, smem + half * Tr::kChunks * Tr::kThreads,
-                                 in + row * kRowD + half * Tr::kD);
-#pragma unroll
-      for (int g = 0; g < Load::kGroups; ++g) {
-        Load::Wait(&bars[g], parity);
-#pragma unroll
-        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
-          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
-      }
-      parity ^= 1u;
-      __syncthreads();  // the whole row is out of X before the exchange writes it
-      RegButterflies(v, Lay::kMaskA);
-    } else if constexpr (kStaged) {
+    if constexpr (kStaged) {
       // Vector (p, c) of this thread at smem[(16 p + c) * 128 + t]: each
       // thread reads back only what it staged, so no barrier before that.
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
@@ -1517,7 +1228,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       LoadQuad(xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
     // Staged in place: the partner has read this block's half.
-    if constexpr (kInPlace && !kMulticast) PairWait(true);
+    if constexpr (kInPlace) PairWait(true);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
     T* dst = out + row * kRowD + out_base;
 #pragma unroll
@@ -2040,12 +1751,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
         kernel = pair_in_place ? HadamardMmaRowKernel<T, kHalves, kHalves == 2>
                                : HadamardMmaRowKernel<T, kHalves, false>;
         threads = MmaRowTraits<T>::kThreads;
-        smem = MmaRowTraits<T>::kSmem +
-               (pair_in_place && !JAXHADA_PAIR_IN_PLACE_STAGED ? PairRowLoad::kBarrierBytes : 0);
-      } else if (kHalves == 2 && JAXHADA_F32_PAIR_RING && static_cast<const void*>(in) == out) {
-        kernel = HadamardRowPairInPlaceKernel<T>;
-        threads = RowTraits<T>::kThreads;
-        smem = (RowTraits<T>::kSmem + 7) / 8 * 8 + PairRing::kBarrierBytes;
+        smem = MmaRowTraits<T>::kSmem;
       } else {
         kernel = HadamardRowKernel<T, kHalves>;
         threads = RowTraits<T>::kThreads;

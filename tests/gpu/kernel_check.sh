@@ -11,8 +11,7 @@
 #   kernel_check.sh --time [N]   the timing table only, at 2^N elements a call
 #   kernel_check.sh --soak [S]   a few cases, each back to back for S seconds: time,
 #                                SM clock and board power (nvidia-smi) over the last second
-#   kernel_check.sh --build-only [MODE]  build what MODE (e.g. --racecheck)
-#                                would run, run nothing
+#   kernel_check.sh --build-only build, run nothing
 # KERNEL_CHECK_NVCC_FLAGS adds nvcc flags (e.g. -DJAXHADA_WARP_MAX_LOG2_D=10
 # to time another build); KERNEL_CHECK_GENCODE replaces the target (default
 # sm_90 code; e.g. "-gencode arch=compute_80,code=compute_80" for sm_80 PTX
@@ -24,15 +23,6 @@ cd "$(dirname "$0")/../.."
 
 build_dir="${KERNEL_CHECK_BUILD_DIR:-build/kernel_check}"
 mode="${1:-}"
-build_for="$mode"
-[[ "$mode" == "--build-only" ]] && build_for="${2:-}"
-if [[ "$build_for" == "--racecheck" ]]; then
-  # racecheck does not follow one block's arrival on another's mbarrier, so
-  # its build adds a cluster barrier at the in-place f32 pair's slot handoff
-  # (JAXHADA_RACECHECK_HANDOFF in the kernel, notes v17).
-  build_dir="${build_dir}_racecheck"
-  KERNEL_CHECK_NVCC_FLAGS="${KERNEL_CHECK_NVCC_FLAGS:-} -DJAXHADA_RACECHECK_HANDOFF=1"
-fi
 bin="$build_dir/kernel_check"
 mkdir -p "$build_dir"
 

@@ -19,7 +19,7 @@
 //   nvcc -O3 -gencode arch=compute_90,code=sm_90 -std=c++17 --expt-relaxed-constexpr \
 //     -o build/layout_copy tests/gpu/layout_copy.cu && build/layout_copy [all | bulk | pair]
 // (without an argument, only the mixed placements).
-// The kernel's translation unit, for its mbarrier and bulk-copy helpers.
+// The kernel's translation unit, for its cp.async and shared-address helpers.
 #include "../../xla_ffi/hadamard_cuda_kernel.cu"
 #include "event_timing.h"
 
@@ -66,6 +66,104 @@ __global__ void __launch_bounds__(256) LayoutCopy(const uint4* in, uint4* out, u
     out[at(kStorePlacement, c)] =
         make_uint4(r[c].x ^ flip, r[c].y ^ flip, r[c].z ^ flip, r[c].w ^ flip);
 }
+
+// Until the phase of the mbarrier at shared address `bar` whose parity is
+// `parity` has completed.
+__device__ __forceinline__ void MbarrierWait(uint32_t bar, uint32_t parity) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile(
+      "{\n.reg .pred done;\nwait:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait;\n}\n" ::"r"(bar),
+      "r"(parity) : "memory");
+#endif
+}
+
+// The mbarrier at shared address `bar` completes a phase after kCount
+// arrivals (and the bytes its arrivals announce). Thread 0 only.
+template <int kCount>
+__device__ __forceinline__ void MbarrierInit(uint32_t bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "n"(kCount) : "memory");
+#endif
+}
+
+// One arrival on `bar` whose phase also waits for kBytes to land.
+template <int kBytes>
+__device__ __forceinline__ void MbarrierArriveExpecting(uint32_t bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
+               "n"(kBytes) : "memory");
+#endif
+}
+
+// kBytes from device memory at `src` into shared address `dst` of both
+// blocks of the pair, each block's arrival counted on its mbarrier at `bar`
+// (the same offset in both).
+template <int kBytes>
+__device__ __forceinline__ void MulticastToPair(uint32_t dst, const void* src, uint32_t bar) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+      " [%0], [%1], %2, [%3], %4;\n" ::"r"(dst),
+      "l"(src), "n"(kBytes), "r"(bar), "h"(static_cast<unsigned short>(0x3)) : "memory");
+#endif
+}
+
+// The in-place 16-bit pair's loads from notes v15 to v22 (the kernel's
+// then, kept here as a form to time). Each block's thread 0 copies the
+// block's half of the row, in kGroups pieces, into the same offsets of both blocks'
+// shared memory (multicast bulk copies); piece g of either half completes on
+// mbarrier g of each block, which so expects both halves' piece g.
+// Two pieces a half measured fastest (in place 1.09-1.10; one 1.09-1.11,
+// four 1.11-1.13, eight 1.14-1.15, sixteen 1.16-1.18; notes v15).
+struct PairRowLoad {
+  static constexpr int kGroups = 2;
+
+  // Thread 0, before the pair's first row: the mbarriers, made visible to
+  // the partner's copies by the cluster barrier that every thread then meets
+  // (Sync).
+  static __device__ __forceinline__ void InitBarriers(uint64_t* bars) {
+#if __CUDA_ARCH__ >= 900
+    for (int g = 0; g < kGroups; ++g) MbarrierInit<1>(jaxhada::SharedAddress(&bars[g]));
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#else
+    jaxhada::TrapIf(true);
+#endif
+  }
+  // Every thread of both blocks. `reuse`: before a further row (a launch
+  // serves more than one row a pair only past 2^24 rows), both blocks'
+  // reads and writes of shared memory are ordered before the copies that
+  // overwrite it: a proxy fence and a releasing arrive.
+  static __device__ __forceinline__ void Sync(bool reuse) {
+#if __CUDA_ARCH__ >= 900
+    if (reuse)
+      asm volatile("fence.proxy.async.shared::cta;\n"
+                   "barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+    else
+      asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#else
+    jaxhada::TrapIf(true);
+#endif
+  }
+  // Thread 0: this block's half, from src to dst in both blocks, in kGroups
+  // pieces of kPieceBytes; each block's mbarrier g expects both halves'
+  // piece g.
+  template <int kPieceBytes>
+  static __device__ __forceinline__ void Start(uint64_t* bars, void* dst, const void* src) {
+    for (int g = 0; g < kGroups; ++g)
+      MbarrierArriveExpecting<2 * kPieceBytes>(jaxhada::SharedAddress(&bars[g]));
+    for (int g = 0; g < kGroups; ++g)
+      MulticastToPair<kPieceBytes>(jaxhada::SharedAddress(dst) + g * kPieceBytes,
+                                   static_cast<const char*>(src) + g * kPieceBytes,
+                                   jaxhada::SharedAddress(&bars[g]));
+  }
+  // Every thread: until piece g of both halves has landed.
+  static __device__ __forceinline__ void Wait(uint64_t* bar, uint32_t parity) {
+    MbarrierWait(jaxhada::SharedAddress(bar), parity);
+  }
+};
 
 // One bulk copy of kBytes from global to this block's shared memory,
 // counted on the mbarrier at `bar`.
@@ -121,7 +219,8 @@ __global__ void __launch_bounds__(256) BulkLoadCopy(const uint4* in, uint4* out,
 // before it stores, and in place it must not overwrite its half before the
 // partner has read it.
 //   kPairMulticast: thread 0 multicasts the block's half into both blocks
-//     (the 16-bit pair's PairRowLoad: two pieces, an mbarrier each);
+//     (PairRowLoad above, the in-place 16-bit pair's loading before notes
+//     v23: two pieces, an mbarrier each);
 //   kPairThreads: every thread loads its V vectors of the half
 //     (warp-contiguous) and writes them into both blocks' shared memory,
 //     the partner's through st.shared::cluster; a cluster barrier orders

@@ -8,7 +8,7 @@
 #   bash tests/gpu/run_device.sh --sharding   (on a machine with 2+ GPUs: build,
 #     the sharding tests, and a batch-sharded timing against one GPU alone)
 # To fit one call of about ten minutes, the checks that time nothing overlap:
-# the kernel harness is built (three single-threaded nvcc runs) while the
+# the kernel harness is built (two single-threaded nvcc runs) while the
 # package builds, and checked (in full, under the sanitizers, from sm_80
 # PTX) while the suite runs. Only the benchmark, last, has the GPU to itself.
 set -uo pipefail
@@ -29,14 +29,13 @@ done
 start=$SECONDS
 step() { echo; echo "=== $* (at $((SECONDS - start)) s) ==="; }
 
-# The harness builds: memcheck and synccheck share the default one;
-# racecheck has its own (kernel_check.sh says why); the sm_80-PTX one is
-# JIT-compiled here, as a build without sm_90 code would be on an H100.
+# The harness builds: the default one for the full check and the
+# sanitizers; the sm_80-PTX one, JIT-compiled here, as a build without
+# sm_90 code would be on an H100.
 ptx80=(env KERNEL_CHECK_BUILD_DIR=build/kernel_check_ptx80
        "KERNEL_CHECK_GENCODE=-gencode arch=compute_80,code=compute_80")
 build_harnesses() {
   bash tests/gpu/kernel_check.sh --build-only >"$OUT/harness_build.log" 2>&1 &
-  bash tests/gpu/kernel_check.sh --build-only --racecheck >"$OUT/harness_build_racecheck.log" 2>&1 &
   "${ptx80[@]}" bash tests/gpu/kernel_check.sh --build-only >"$OUT/harness_build_ptx80.log" 2>&1 &
   wait
 }
