@@ -631,18 +631,26 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // would order the loads before the partner's stores in the PTX memory
 // model's terms, but at cluster scope it compiles to a GPU-wide fence
 // (MEMBAR.ALL.GPU, notes v13) in each warp that executes it, and one such
-// fence a block still cost 5-7 points (16-bit 1.12, f32 1.12 of the copy
-// against 1.07 and 1.054 relaxed, on the H200). Nothing is left for it to
-// order: every value a load returns is in this block before the arrive
-// issues, and the partner's stores issue only after its wait returns, so
-// none of them can be what a load read.
+// fence a block cost f32 7 points (1.12 of the copy against 1.054
+// relaxed, on the H200; a 16-bit form fenced that way read 1.12 in notes
+// v14, against 1.07 now). On the hardware nothing is left for it to order:
+// every value a load returns is in this block before the arrive issues,
+// and the partner's stores issue only after its wait returns, so none of
+// them can be what a load read. A warp issues in order: for 16-bit,
+// cp.async.wait_group precedes the arrive in the source; for f32, the FFMAs
+// that read the loaded registers precede the block barrier before the
+// arrive, which the source does not force but the SASS of this build shows
+// (notes v23). By the memory model's letter the relaxed arrive orders
+// nothing, and no sanitizer checks this (racecheck watches shared memory
+// only): the harness's in-place checks at d = 32768 are the evidence.
 // Before notes v23 each block read only its own half from device memory, so
 // that only the block that overwrites a half ever reads it: 16-bit with
 // multicast bulk copies that landed in both blocks' shared memory (1.10 of
 // the copy in place, notes v15), f32 through a ring of two slots refilled
 // once both blocks had read them (1.07, notes v17); bulk loads cost them
 // 5-7.5 points (notes v19), so both forms are gone.
-// -DJAXHADA_PAIR_FENCE=1 puts back one fence a block (PairArrive): thread 0
+// -DJAXHADA_PAIR_FENCE=1 puts back, for f32 only, one fence a block
+// (PairArrive): thread 0
 // fences right after a block barrier that follows all of the block's loads
 // (the barrier orders every thread's loads before the fence, which is
 // cumulative), and then every thread arrives relaxed.
@@ -785,8 +793,7 @@ struct RowTraits {
   // 1.044-1.047 of the copy to 1.029-1.032 out of place, and from 1.052-1.055
   // to 1.033-1.038 in place (notes v19). Rows of 16384 (and pairs of rows of
   // 8192) only: the pair's half
-  // spilled 24 bytes with it, and the ring kernel reads its row as it lies
-  // in X. -DJAXHADA_ROW_WARP_LOADS=0 builds without it, to time against.
+  // spilled 24 bytes with it. -DJAXHADA_ROW_WARP_LOADS=0 builds without it, to time against.
   template <bool kWarpPieces>
   static __device__ __forceinline__ int LoadElement(int t) {
     return kWarpPieces ? (t & 31) * kW + (t >> 5) * (kD / 4) : t * kW;
@@ -959,8 +966,8 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // registers, 128 float accumulators a thread, in two layouts joined by one
 // exchange through shared memory X:
 //   A (load): thread t reads 16-byte vectors t * 8 + 1024 c, c = 0..15 (each
-//     warp load 512 contiguous bytes; a pair stages them in X first, see
-//     kInPlace below); relabeled (out of place, below), lane l of warp w
+//     warp load 512 contiguous bytes; a pair stages them in X first);
+//     relabeled (a pair's halves, below), lane l of warp w
 //     reads elements 8 l + 4096 w + 256 c instead. Index bits 0 and 1
 //     (inside each thread's vector) and 3, 4 (across lanes) go through one m16n8k16
 //     tensor-core product with H16 per 8 elements a thread. Its inputs are the
@@ -983,15 +990,17 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 // n on lane bits 2..4 (index bits 5..7). The product leaves m (k's bits) on
 // lane bits 2..4 and register bit 1, n on register bit 0 and lane bits 0, 1.
 // MmaRowLayout lists where each index bit sits on both sides.
-// Out of place, every index bit from 8 up is relabeled by 8->12, 9->13,
+// Every index bit from 8 up is relabeled by 8->12, 9->13,
 // 10->8, 11->9, 12->10, 13->11 (kWarpLoads), so that A's chunks hold bits
 // 8..11 and its warps 12, 13, and each warp's 16 loads cover 8 KB of the half
 // in one piece (the wide kernel's change, notes v18): 0.5-0.8 points closer
 // to the copy on the H200 (medians of three rounds, notes v19; f16 at 1 GiB,
 // held back by the power cap there, 0.1). A relabeling of the bits changes no
 // sum, and B's bits follow it, so no bit stays on warps on both sides. In
-// place the same relabeling cost 2-3 points, so that form keeps the row's
-// order. -DJAXHADA_PAIR_WARP_LOADS=0 builds without it, to time against.
+// place it applies too, since the pair loads there as out of place (notes
+// v23: 1.067-1.068 of the copy against 1.082-1.085 in the row's order; with
+// the multicast loads before it, it had cost 2-3 points, notes v19).
+// -DJAXHADA_PAIR_WARP_LOADS=0 builds without it, to time against.
 #ifndef JAXHADA_PAIR_WARP_LOADS
 #define JAXHADA_PAIR_WARP_LOADS 1
 #endif
@@ -1701,8 +1710,8 @@ cudaError_t LaunchTwoRowsABlock(void (*kernel)(const T*, T*, int64_t, float), in
 // row on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
 // tensor-core paths (16-bit: the wide kernel at 8192 and 16384, pairs of
 // 128-thread blocks at 32768, their form chosen by whether the call is in
-// place) or the row path (f32: two rows a block at 8192, in place at 32768
-// the pair that loads through the ring), one block or one pair of blocks a
+// place) or the row path (f32: two rows a block at 8192, a pair of blocks
+// a row at 32768), one block or one pair of blocks a
 // row, where the device has the shared memory (and, for the pair, clusters
 // in the device and in the code that runs); else the block path, staged
 // when the row fits beside X.

@@ -4,6 +4,7 @@
 //   kernel_check           every dtype x d = 2^0..2^15 x several row counts,
 //                          out-of-place and in-place, against a float64 host
 //                          reference; then the timing table against a D2D copy
+//   kernel_check --check   the same check, no timing
 //   kernel_check --quick   small row counts, no timing (for compute-sanitizer)
 //   kernel_check --shared-memory   --quick from d = 2048 on (for racecheck and
 //                          synccheck: the sizes that kernels with shared memory

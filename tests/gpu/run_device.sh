@@ -52,6 +52,10 @@ harness_checks() {
     else
       bash tests/gpu/kernel_check.sh --$name >"$OUT/$name.log" 2>&1
     fi || failed=1
+    # racecheck may report a hazard as a warning, which its exit code ignores.
+    if [ "$name" = racecheck ] && ! grep -q "RACECHECK SUMMARY: 0 hazards" "$OUT/racecheck.log"; then
+      failed=1
+    fi
     echo "$name: $(grep -v '^$' "$OUT/$name.log" | tail -1)" >>"$OUT/harness_checks.txt"
   done
   return $failed
@@ -80,7 +84,7 @@ if ! python3 -m pip install --no-build-isolation --no-deps -e . >"$OUT/build.log
   [ "$run_tests" = 1 ] && wait "$checks"  # the harness builds, no more
   finish
 fi
-python3 -m jaxhada --info | tee "$OUT/build_info.txt"
+python3 -m jaxhada --info | tee "$OUT/build_info.txt" || status=1
 
 if [ "$run_tests" = 1 ]; then
   step "pytest (JAXHADA_REQUIRE_GPU=1), the kernel harness's checks beside it"
