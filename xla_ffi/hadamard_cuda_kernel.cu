@@ -1160,6 +1160,14 @@ __device__ __forceinline__ void PairArriveRelaxed() {
   TrapIf(true);
 #endif
 }
+// -DJAXHADA_PAIR_EARLY_ARRIVE=1 (an experiment for the next GPU run, notes
+// v23; compiled, not yet run): in place, each block stages the half its
+// partner overwrites ahead of its own and arrives once that half has
+// landed, a group earlier, so that a partner is less often kept waiting
+// (the barrier costs the in-place pair about 2 points against out of place).
+#ifndef JAXHADA_PAIR_EARLY_ARRIVE
+#define JAXHADA_PAIR_EARLY_ARRIVE 0
+#endif
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1196,26 +1204,53 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       // Vector (p, c) of this thread at smem[(16 p + c) * 128 + t]: each
       // thread reads back only what it staged, so no barrier before that.
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
-      // Four groups of chunks, so that the MMAs start on the first group while
-      // the rest are in flight.
       constexpr int kGroups = 4, kPerGroup = Tr::kChunks / kGroups;
+      if constexpr (kInPlace && JAXHADA_PAIR_EARLY_ARRIVE) {
+        // The half the partner overwrites first: its chunks 0..7, this
+        // block's 0..7, its 8..15, this block's 8..15; the arrive once the
+        // third group has landed.
+        constexpr int kHalfChunks = Tr::kChunks / 2;
 #pragma unroll
-      for (int g = 0; g < kGroups; ++g) {
+        for (int g = 0; g < kGroups; ++g) {
+          const int p = g & 1 ? half : half ^ 1;
 #pragma unroll
-        for (int p = 0; p < 2; ++p)
-#pragma unroll
-          for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+          for (int c = (g >> 1) * kHalfChunks; c < ((g >> 1) + 1) * kHalfChunks; ++c)
             CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
                       src + p * Tr::kD + c * Lay::ChunkElements());
-        CpAsyncCommit();
-      }
+          CpAsyncCommit();
+        }
 #pragma unroll
-      for (int g = 0; g < kGroups; ++g) {
-        CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
-        if (kInPlace && g == kGroups - 1) PairArriveRelaxed();  // this thread's reads are done
+        for (int k = 0; k < 2; ++k) {
+          if (k == 1) {
+            CpAsyncWaitPending<kGroups - 1>(1);
+            PairArriveRelaxed();  // this thread's reads of the partner's half are done
+          }
+          CpAsyncWaitPending<kGroups - 1>(2 - 2 * k);
 #pragma unroll
-        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
-          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+          for (int c = k * kHalfChunks; c < (k + 1) * kHalfChunks; ++c)
+            mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+        }
+      } else {
+        // Four groups of chunks, so that the MMAs start on the first group
+        // while the rest are in flight.
+#pragma unroll
+        for (int g = 0; g < kGroups; ++g) {
+#pragma unroll
+          for (int p = 0; p < 2; ++p)
+#pragma unroll
+            for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+              CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
+                        src + p * Tr::kD + c * Lay::ChunkElements());
+          CpAsyncCommit();
+        }
+#pragma unroll
+        for (int g = 0; g < kGroups; ++g) {
+          CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
+          if (kInPlace && g == kGroups - 1) PairArriveRelaxed();  // this thread's reads are done
+#pragma unroll
+          for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+            mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+        }
       }
       __syncthreads();  // the whole row is out of X before the exchange writes it
       RegButterflies(v, Lay::kMaskA);
