@@ -1208,28 +1208,32 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       if constexpr (kInPlace && JAXHADA_PAIR_EARLY_ARRIVE) {
         // The half the partner overwrites first: its chunks 0..7, this
         // block's 0..7, its 8..15, this block's 8..15; the arrive once the
-        // third group has landed.
+        // third group has landed. (The default branch below spells its
+        // copies out: written as this lambda, its PTX differs from the
+        // build validated on the GPU.)
         constexpr int kHalfChunks = Tr::kChunks / 2;
+        auto stage = [&](int p, int c) {
+          CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
+                    src + p * Tr::kD + c * Lay::ChunkElements());
+        };
+        auto mma_chunks = [&](int first) {
+#pragma unroll
+          for (int c = first; c < first + kHalfChunks; ++c)
+            mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
+        };
 #pragma unroll
         for (int g = 0; g < kGroups; ++g) {
-          const int p = g & 1 ? half : half ^ 1;
 #pragma unroll
           for (int c = (g >> 1) * kHalfChunks; c < ((g >> 1) + 1) * kHalfChunks; ++c)
-            CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
-                      src + p * Tr::kD + c * Lay::ChunkElements());
+            stage(g & 1 ? half : half ^ 1, c);
           CpAsyncCommit();
         }
-#pragma unroll
-        for (int k = 0; k < 2; ++k) {
-          if (k == 1) {
-            CpAsyncWaitPending<kGroups - 1>(1);
-            PairArriveRelaxed();  // this thread's reads of the partner's half are done
-          }
-          CpAsyncWaitPending<kGroups - 1>(2 - 2 * k);
-#pragma unroll
-          for (int c = k * kHalfChunks; c < (k + 1) * kHalfChunks; ++c)
-            mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
-        }
+        CpAsyncWaitPending<kGroups - 1>(2);
+        mma_chunks(0);
+        CpAsyncWaitPending<kGroups - 1>(1);
+        PairArriveRelaxed();  // this thread's reads of the partner's half are done
+        CpAsyncWaitPending<kGroups - 1>(0);
+        mma_chunks(kHalfChunks);
       } else {
         // Four groups of chunks, so that the MMAs start on the first group
         // while the rest are in flight.
