@@ -192,6 +192,28 @@ __device__ __forceinline__ void VectorMmaH16(const uint32_t (&w)[4], const uint3
   MmaM16N8K16<T, false>(f[2], f[3], f[6], f[7], a, h16[1], h16[3]);  // index bit 1 = 1
 }
 
+// ------------------------------------------- programmatic dependent launch
+// On sm_90 every kernel here is launched so that it may start before the
+// kernel ahead of it in the stream has finished (LaunchKernel): its blocks
+// take the SM slots that the previous kernel's last blocks free up and wait
+// there, instead of waiting for the launch after that kernel's end. So the
+// first thing each kernel does is wait for the grids it depends on to
+// complete, their memory visible; nothing touches device memory before.
+// Then it lets the kernel after it launch: that one waits the same way, so
+// this only moves its launch ahead, once all of this grid's blocks have
+// started. Without the launch attribute (before sm_90, or a build that runs
+// sm_80 code) both are no-ops. -DJAXHADA_PDL=0 launches without it, to time
+// against. (Leaving the next kernel's launch to this one's end instead
+// measured the same at 256 MiB, notes v24.)
+#ifndef JAXHADA_PDL
+#define JAXHADA_PDL 1
+#endif
+__device__ __forceinline__ void WaitForPreviousGrids() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // ------------------------------------------------------------ warp path
 // For d <= 1024 (f64: also <= 1024), and for 16-bit and f32 up to
 // kWarpMaxLog2D. A warp owns a contiguous tile of 32 * kV elements: element
@@ -263,6 +285,7 @@ struct WarpTraits {
 template <typename T, int L>
 __global__ void __launch_bounds__(WarpTraits<T, L>::kThreads)
     HadamardWarpKernel(const T* in, T* out, int64_t n, typename Num<T>::Acc scale) {
+  WaitForPreviousGrids();
   using Tr = WarpTraits<T, L>;
   using Acc = typename Tr::Acc;
   constexpr int kW = Tr::kW;
@@ -547,6 +570,7 @@ template <typename T, int L, bool kStaged>
 __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
                                   BlockTraits<T, L, kStaged>::kMinBlocks)
     HadamardBlockKernel(const T* in, T* out, int64_t rows, float scale) {
+  WaitForPreviousGrids();
   using Tr = BlockTraits<T, L, kStaged>;
   using P1 = typename Tr::P1;
   using P2 = typename Tr::P2;
@@ -640,9 +664,12 @@ __global__ void __launch_bounds__(BlockTraits<T, L, kStaged>::kThreads,
 // cp.async.wait_group precedes the arrive in the source; for f32, the FFMAs
 // that read the loaded registers precede the block barrier before the
 // arrive, which the source does not force but the SASS of this build shows
-// (notes v23). By the memory model's letter the relaxed arrive orders
-// nothing, and no sanitizer checks this (racecheck watches shared memory
-// only): the harness's in-place checks at d = 32768 are the evidence.
+// (notes v23), and tests/test_cuda_pair_order.py checks it in every build.
+// (Moving the arrive after the first exchange, whose stores to X would force
+// it, made this kernel 7-9 points slower in and out of place: notes v24.) By
+// the memory model's letter the relaxed arrive orders nothing, and no
+// sanitizer checks this (racecheck watches shared memory only): the
+// harness's in-place checks at d = 32768 are the evidence.
 // Before notes v23 each block read only its own half from device memory, so
 // that only the block that overwrites a half ever reads it: 16-bit with
 // multicast bulk copies that landed in both blocks' shared memory (1.10 of
@@ -848,6 +875,7 @@ __device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* 
 template <typename T, int kHalves, bool kTwoRows = false>
 __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
     HadamardRowKernel(const T* in, T* out, int64_t rows, float scale) {
+  WaitForPreviousGrids();
   using Tr = RowTraits<T>;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
   static_assert(kHalves == 1 || !kTwoRows, "two rows of 8192, not a pair");
@@ -1160,17 +1188,10 @@ __device__ __forceinline__ void PairArriveRelaxed() {
   TrapIf(true);
 #endif
 }
-// -DJAXHADA_PAIR_EARLY_ARRIVE=1 (an experiment for the next GPU run, notes
-// v23; compiled, not yet run): in place, each block stages the half its
-// partner overwrites ahead of its own and arrives once that half has
-// landed, a group earlier, so that a partner is less often kept waiting
-// (the barrier costs the in-place pair about 2 points against out of place).
-#ifndef JAXHADA_PAIR_EARLY_ARRIVE
-#define JAXHADA_PAIR_EARLY_ARRIVE 0
-#endif
 template <typename T, int kHalves, bool kInPlace>
 __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kMinBlocks)
     HadamardMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
+  WaitForPreviousGrids();
   using Tr = MmaRowTraits<T, kHalves == 2 && JAXHADA_PAIR_WARP_LOADS>;
   using Lay = typename Tr::Layout;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
@@ -1205,56 +1226,25 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       // thread reads back only what it staged, so no barrier before that.
       if (!first_row) __syncthreads();  // the previous row's reads of X are done
       constexpr int kGroups = 4, kPerGroup = Tr::kChunks / kGroups;
-      if constexpr (kInPlace && JAXHADA_PAIR_EARLY_ARRIVE) {
-        // The half the partner overwrites first: its chunks 0..7, this
-        // block's 0..7, its 8..15, this block's 8..15; the arrive once the
-        // third group has landed. (The default branch below spells its
-        // copies out: written as this lambda, its PTX differs from the
-        // build validated on the GPU.)
-        constexpr int kHalfChunks = Tr::kChunks / 2;
-        auto stage = [&](int p, int c) {
-          CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
-                    src + p * Tr::kD + c * Lay::ChunkElements());
-        };
-        auto mma_chunks = [&](int first) {
+      // Four groups of chunks, so that the MMAs start on the first group while
+      // the rest are in flight.
 #pragma unroll
-          for (int c = first; c < first + kHalfChunks; ++c)
-            mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
-        };
+      for (int g = 0; g < kGroups; ++g) {
 #pragma unroll
-        for (int g = 0; g < kGroups; ++g) {
-#pragma unroll
-          for (int c = (g >> 1) * kHalfChunks; c < ((g >> 1) + 1) * kHalfChunks; ++c)
-            stage(g & 1 ? half : half ^ 1, c);
-          CpAsyncCommit();
-        }
-        CpAsyncWaitPending<kGroups - 1>(2);
-        mma_chunks(0);
-        CpAsyncWaitPending<kGroups - 1>(1);
-        PairArriveRelaxed();  // this thread's reads of the partner's half are done
-        CpAsyncWaitPending<kGroups - 1>(0);
-        mma_chunks(kHalfChunks);
-      } else {
-        // Four groups of chunks, so that the MMAs start on the first group
-        // while the rest are in flight.
-#pragma unroll
-        for (int g = 0; g < kGroups; ++g) {
-#pragma unroll
-          for (int p = 0; p < 2; ++p)
-#pragma unroll
-            for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
-              CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
-                        src + p * Tr::kD + c * Lay::ChunkElements());
-          CpAsyncCommit();
-        }
-#pragma unroll
-        for (int g = 0; g < kGroups; ++g) {
-          CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
-          if (kInPlace && g == kGroups - 1) PairArriveRelaxed();  // this thread's reads are done
+        for (int p = 0; p < 2; ++p)
 #pragma unroll
           for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
-            mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
-        }
+            CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
+                      src + p * Tr::kD + c * Lay::ChunkElements());
+        CpAsyncCommit();
+      }
+#pragma unroll
+      for (int g = 0; g < kGroups; ++g) {
+        CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
+        if (kInPlace && g == kGroups - 1) PairArriveRelaxed();  // this thread's reads are done
+#pragma unroll
+        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+          mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
       }
       __syncthreads();  // the whole row is out of X before the exchange writes it
       RegButterflies(v, Lay::kMaskA);
@@ -1491,6 +1481,7 @@ __device__ __forceinline__ void StoreLayoutB(T* dst, const float (&v)[64], float
 template <typename T, int L, bool kTwoRows = false>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
+  WaitForPreviousGrids();
   using Tr = MmaRowWideTraits<T, L>;
   using Lay = MmaRowWideLayout<L>;
   static_assert(Tr::kValues == 64 && Tr::kChunks == 8, "64 values, 8 loads a thread");
@@ -1535,6 +1526,7 @@ constexpr int kSegLog2 = 10;
 template <typename T, int K>
 __global__ void __launch_bounds__(256)
     HadamardStridedKernel(T* data, int64_t columns, typename Num<T>::Acc scale) {
+  WaitForPreviousGrids();
   using Acc = typename Num<T>::Acc;
   constexpr int64_t kSeg = int64_t{1} << kSegLog2;
   const int64_t stride = int64_t{gridDim.x} * blockDim.x;
@@ -1575,6 +1567,62 @@ cudaError_t OncePerDevice(std::atomic<int64_t> (&cache)[kMaxDevices], int device
   if (err == cudaSuccess && value > 0 && device < kMaxDevices)
     cache[device].store(value, std::memory_order_relaxed);
   return err;
+}
+
+// Whether kernels may be launched here to overlap the end of the kernel
+// ahead of them (WaitForPreviousGrids): the code that runs on this device
+// was compiled for sm_90 or newer. A build whose newest code is sm_80 PTX,
+// JIT-compiled for a newer GPU, has no wait in its kernels, so the kernels'
+// PTX version decides, as for the pair path; every kernel here comes from
+// this translation unit, so one of them answers for all.
+inline cudaError_t DependentLaunchRuns(int device, bool& runs) {
+  static std::atomic<int64_t> cached[kMaxDevices] = {};  // 1: no, 2: yes
+  int64_t answer = 0;
+  const cudaError_t err = OncePerDevice(cached, device, answer, [](int64_t& value) {
+    cudaFuncAttributes attributes = {};
+    const cudaError_t e = cudaFuncGetAttributes(&attributes, HadamardWarpKernel<float, 0>);
+    value = attributes.ptxVersion >= 90 ? 2 : 1;
+    return e;
+  });
+  runs = err == cudaSuccess && answer == 2;
+  return err;
+}
+
+// Every launch goes through here: `grid` blocks of `threads`, in clusters of
+// `cluster_blocks` when that is more than one, and where DependentLaunchRuns
+// says so, allowed to start before the previous kernel in the stream ends.
+// Under CUDA graph capture that becomes a programmatic edge (or an ordinary
+// one after a node that is not a kernel).
+template <typename... Params, typename... Args>
+cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, int smem,
+                         int cluster_blocks, cudaStream_t stream, Args... args) {
+  int device = 0;
+  bool dependent = false;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess && JAXHADA_PDL) err = DependentLaunchRuns(device, dependent);
+  if (err != cudaSuccess) return err;
+  cudaLaunchAttribute attributes[2] = {};
+  unsigned count = 0;
+  if (cluster_blocks > 1) {
+    attributes[count].id = cudaLaunchAttributeClusterDimension;
+    attributes[count].val.clusterDim.x = cluster_blocks;
+    attributes[count].val.clusterDim.y = 1;
+    attributes[count].val.clusterDim.z = 1;
+    ++count;
+  }
+  if (dependent) {
+    attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attributes[count].val.programmaticStreamSerializationAllowed = 1;
+    ++count;
+  }
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(grid);
+  config.blockDim = dim3(threads);
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = count > 0 ? attributes : nullptr;
+  config.numAttrs = count;
+  return cudaLaunchKernelEx(&config, kernel, args...);
 }
 
 // On sm_90 the d = 4096 warp kernels (128 accumulators a thread, no shared
@@ -1621,9 +1669,8 @@ cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
     const cudaError_t err = PreferL1OfSm90<T, L>(HadamardWarpKernel<T, L>);
     if (err != cudaSuccess) return err;
   }
-  HadamardWarpKernel<T, L><<<GridFor(tiles, Tr::kThreads / 32), Tr::kThreads, 0, stream>>>(
-      in, out, n, scale);
-  return cudaGetLastError();
+  return LaunchKernel(HadamardWarpKernel<T, L>, GridFor(tiles, Tr::kThreads / 32), Tr::kThreads,
+                      0, 1, stream, in, out, n, scale);
 }
 
 // The block path's persistent grid: one wave (the blocks resident on the
@@ -1652,8 +1699,7 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   });
   if (err != cudaSuccess) return err;
   const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
-  kernel<<<grid, Tr::kThreads, Tr::kSmem, stream>>>(in, out, rows, scale);
-  return cudaGetLastError();
+  return LaunchKernel(kernel, grid, Tr::kThreads, Tr::kSmem, 1, stream, in, out, rows, scale);
 }
 
 // Whether `kernel` can take the pair path here: the device launches
@@ -1696,20 +1742,9 @@ cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int
   const cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
-  cudaLaunchAttribute cluster = {};
-  cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = blocks_per_row;
-  cluster.val.clusterDim.y = 1;
-  cluster.val.clusterDim.z = 1;
-  cudaLaunchConfig_t config = {};
   const bool capped = rows_per_launch > 0 && rows > rows_per_launch;
-  config.gridDim = dim3(blocks_per_row * GridFor(capped ? rows_per_launch : rows, 1));
-  config.blockDim = dim3(threads);
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
-  config.attrs = blocks_per_row > 1 ? &cluster : nullptr;
-  config.numAttrs = blocks_per_row > 1 ? 1 : 0;
-  return cudaLaunchKernelEx(&config, kernel, in, out, rows, scale);
+  return LaunchKernel(kernel, blocks_per_row * GridFor(capped ? rows_per_launch : rows, 1), threads,
+                      smem, blocks_per_row, stream, in, out, rows, scale);
 }
 
 // Whether `blocks` blocks of `smem` bytes of shared memory each fit one SM
@@ -1834,8 +1869,8 @@ cudaError_t LaunchTwoPass(cudaStream_t stream, const T* in, T* out, int64_t rows
   cudaError_t err = LaunchWarp<T, kSegLog2>(stream, in, out, rows << K, 1.0);
   if (err != cudaSuccess) return err;
   const int64_t columns = rows << kSegLog2;
-  HadamardStridedKernel<T, K><<<GridFor(columns, 256), 256, 0, stream>>>(out, columns, scale);
-  return cudaGetLastError();
+  return LaunchKernel(HadamardStridedKernel<T, K>, GridFor(columns, 256), 256, 0, 1, stream, out,
+                      columns, static_cast<typename Num<T>::Acc>(scale));
 }
 
 // Which path each (T, log2 d) takes.

@@ -299,6 +299,92 @@ double CheckType(bool quick, int min_log2_d) {
   return worst;
 }
 
+// Calls back to back, each reading what the one before wrote, with no
+// host synchronization between them: on sm_90 each may start before the
+// one ahead of it ends (WaitForPreviousGrids), so a kernel that touched
+// device memory before its wait would read stale data here. Pairs of calls
+// at one d, the second in place, each pair the identity (the normalized
+// transform is an involution), from kernel to kernel of other shapes: the
+// pair path, the warp path, the 16384 row kernels, small rows. Launched on
+// the legacy default stream, on a stream of its own, and as a CUDA graph
+// captured on that stream (where the overlap is a programmatic edge). The
+// result is the input again, up to eight roundings; a stale read is off by
+// order one. 2^log2_n elements a call (at least 2^15).
+template <typename T>
+void CheckBackToBack(int log2_n) {
+  const int64_t n = int64_t{1} << log2_n;
+  const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+  T *x = nullptr, *b = nullptr, *c = nullptr;
+  CUDA_CHECK(cudaMalloc(&x, bytes));
+  CUDA_CHECK(cudaMalloc(&b, bytes));
+  CUDA_CHECK(cudaMalloc(&c, bytes));
+  Fill(x, n, ++g_seed);
+  std::vector<T> hx(n), hout(n);
+  CUDA_CHECK(cudaMemcpy(hx.data(), x, bytes, cudaMemcpyDeviceToHost));
+  std::vector<double> ref(n);
+  for (int64_t i = 0; i < n; ++i) ref[i] = TypeInfo<T>::ToDouble(hx[i]);
+  cudaStream_t own = nullptr;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&own, cudaStreamNonBlocking));
+  const auto chain = [&](cudaStream_t stream) {
+    const T* src = x;
+    T* bufs[2] = {b, c};
+    int k = 0;
+    for (int log2_d : {15, 12, 14, 8}) {
+      T* dst = bufs[k++ % 2];
+      const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
+      for (int step = 0; step < 2; ++step) {
+        const cudaError_t err =
+            jaxhada::LaunchHadamardTransform<T>(stream, step ? dst : src, dst, n >> log2_d, log2_d, scale);
+        if (err != cudaSuccess) return err;
+      }
+      src = dst;
+    }
+    return cudaSuccess;
+  };
+  const char* names[] = {"default stream", "own stream", "graph"};
+  for (int how = 0; how < 3; ++how) {
+    CUDA_CHECK(cudaMemset(b, 0xFF, bytes));  // NaN in every dtype
+    CUDA_CHECK(cudaMemset(c, 0xFF, bytes));
+    cudaError_t err = cudaSuccess;
+    if (how < 2) {
+      err = chain(how == 0 ? nullptr : own);
+    } else {
+      cudaGraph_t graph = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      CUDA_CHECK(cudaStreamBeginCapture(own, cudaStreamCaptureModeThreadLocal));
+      err = chain(own);
+      CUDA_CHECK(cudaStreamEndCapture(own, &graph));
+      if (err == cudaSuccess) {
+        CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+        CUDA_CHECK(cudaGraphLaunch(exec, own));
+        CUDA_CHECK(cudaStreamSynchronize(own));
+        CUDA_CHECK(cudaGraphExecDestroy(exec));
+      }
+      CUDA_CHECK(cudaGraphDestroy(graph));
+    }
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (err != cudaSuccess) {
+      std::printf("FAIL %s back to back, %s: launch returned %s\n", TypeInfo<T>::kName,
+                  names[how], cudaGetErrorString(err));
+      ++g_failures;
+      continue;
+    }
+    CUDA_CHECK(cudaMemcpy(hout.data(), c, bytes, cudaMemcpyDeviceToHost));
+    const Errors e = RelErrors(hout, ref, int64_t{1} << 15);
+    if (!(e.pooled <= 8 * TypeInfo<T>::kBound) || !(e.worst_row <= 8 * TypeInfo<T>::kBound)) {
+      std::printf("FAIL %s back to back, %s: rel. L2 error %.3e, 32768 elements from %lld "
+                  "%.3e (bound %.1e)\n",
+                  TypeInfo<T>::kName, names[how], e.pooled, (long long)e.row << 15, e.worst_row,
+                  8 * TypeInfo<T>::kBound);
+      ++g_failures;
+    }
+  }
+  CUDA_CHECK(cudaStreamDestroy(own));
+  CUDA_CHECK(cudaFree(x));
+  CUDA_CHECK(cudaFree(b));
+  CUDA_CHECK(cudaFree(c));
+}
+
 // The launcher's refusals: errors, never silent no-ops.
 void CheckErrors() {
   float* p = nullptr;
@@ -656,6 +742,15 @@ int main(int argc, char** argv) {
     const double e_f16 = CheckType<__half>(quick, min_log2_d);
     const double e_f32 = CheckType<float>(quick, min_log2_d);
     const double e_f64 = CheckType<double>(quick, min_log2_d);
+    // Many waves of every kernel, but for compute-sanitizer (--quick)
+    // fewer, and none where racecheck runs: it checks each kernel alone.
+    if (!shared_memory) {
+      const int log2_n = quick ? 20 : 24;
+      CheckBackToBack<__nv_bfloat16>(log2_n);
+      CheckBackToBack<__half>(log2_n);
+      CheckBackToBack<float>(log2_n);
+      CheckBackToBack<double>(log2_n);
+    }
     std::printf("max rel. L2 error: bf16 %.3e (bound 4e-3), f16 %.3e (5e-4), f32 %.3e (2e-6), "
                 "f64 %.3e (1e-12)\n",
                 e_bf16, e_f16, e_f32, e_f64);
