@@ -2,8 +2,9 @@
 # The whole GPU run in one call: build + install, the full test suite with GPU
 # tests required (the sharding checks over every visible GPU among them),
 # the kernel harness's full check and compute-sanitizer over it (memcheck;
-# racecheck and synccheck), and the benchmark. Full logs go to $OUT
-# (logs.tar.gz); a short table prints last.
+# racecheck and synccheck), and the benchmarks (python -m jaxhada, then the
+# harness's table at 2^27 and 2^29 elements a call). Full logs go to $OUT
+# (logs.tar.gz; the harness's tables beside it); a short table prints last.
 #   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench]
 #   bash tests/gpu/run_device.sh --sharding   (on a machine with 2+ GPUs: build,
 #     the sharding tests, and a batch-sharded timing against one GPU alone)
@@ -116,6 +117,12 @@ fi
 if [ "$run_bench" = 1 ]; then
   step "benchmark"
   python3 -m jaxhada --decode --json "$OUT/gpu_benchmark.json" >"$OUT/bench.log" 2>"$OUT/bench.err" || status=1
+  # The kernel harness's table (the README's), at 2^27 and 2^29 elements a
+  # call; it builds the harness if the checks did not.
+  for n in 27 29; do
+    bash tests/gpu/kernel_check.sh --time "$n" >"$OUT/harness_time_$n.txt" 2>&1 || status=1
+    grep -E "^(worst ratio|FAILED)" "$OUT/harness_time_$n.txt" | sed "s/^/2^$n: /"
+  done
   tail -40 "$OUT/bench.log"
 fi
 finish
