@@ -1241,11 +1241,18 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 #pragma unroll
       for (int g = 0; g < kGroups; ++g) {
         CpAsyncWaitPending<kGroups - 1>(kGroups - 1 - g);
-        if (kInPlace && g == kGroups - 1) PairArriveRelaxed();  // this thread's reads are done
 #pragma unroll
         for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
           mma_chunk(c, smem[c * Tr::kThreads + t], smem[(Tr::kChunks + c) * Tr::kThreads + t]);
       }
+      // In place: this thread's reads are done (its last cp.async group was
+      // waited for above). Arriving here rather than between that wait and
+      // the last group's MMAs, where the arrive kept ptxas from scheduling
+      // the loop as it does out of place, took the in-place pair from
+      // 1.062-1.069 to 1.049-1.058 of the copy at 256 MiB; arriving after
+      // the barrier below, or after the exchange's, read 1.051-1.066
+      // (notes v24).
+      if constexpr (kInPlace) PairArriveRelaxed();
       __syncthreads();  // the whole row is out of X before the exchange writes it
       RegButterflies(v, Lay::kMaskA);
     } else {
@@ -1265,7 +1272,9 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     for (int m = 0; m < 32; ++m)
       LoadQuad(xb + SumBits<Tr::kRegBits, Lay::BReg, Lay::Stride>(4 * m), v, m);
     RegButterflies(v, Lay::kMaskB);
-    // Staged in place: the partner has read this block's half.
+    // Staged in place: the partner has read this block's half. (Waiting
+    // earlier, after the exchange's barrier or after B's loads from X, read
+    // 1.060-1.070 and 1.12 of the copy, notes v24.)
     if constexpr (kInPlace) PairWait(true);
     // Output vectors: registers j0 + 4i, i = 0..7 (index bits 0..2).
     T* dst = out + row * kRowD + out_base;

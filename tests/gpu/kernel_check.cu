@@ -345,6 +345,9 @@ void CheckBackToBack(int log2_n) {
   for (int how = 0; how < 3; ++how) {
     CUDA_CHECK(cudaMemset(b, 0xFF, bytes));  // NaN in every dtype
     CUDA_CHECK(cudaMemset(c, 0xFF, bytes));
+    // The memsets run on the legacy default stream, which a non-blocking
+    // stream does not wait for: they must be over before the chain starts.
+    CUDA_CHECK(cudaDeviceSynchronize());
     cudaError_t err = cudaSuccess;
     if (how < 2) {
       err = chain(how == 0 ? nullptr : own);
