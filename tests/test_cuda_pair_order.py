@@ -19,16 +19,11 @@ no GPU.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import pathlib
 import re
-import shutil
-import subprocess
 
 import pytest
 
-from jaxhada import build_info
+from cuda_sass import opcode_and_operands, read_sass
 
 # The kernels that run the in-place pair: the f32 row kernel for halves (one
 # kernel in and out of place) and the 16-bit tensor-core kernel's in-place
@@ -39,64 +34,19 @@ PAIR_KERNELS = {
     "f16": re.compile(r"HadamardMmaRowKernelI6__halfLi2ELb1E"),
 }
 
-_INSTRUCTION = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(.*?)\s*;")
-_PREDICATE = re.compile(r"^@!?U?P[T\d]+\s+")
 _REGISTER = re.compile(r"\bR(\d+)\b")
-
-
-def _cuobjdump():
-    """cuobjdump from PATH, beside nvcc, in CUDA_HOME, or from the pip wheel
-    (nvidia-cuda-cuobjdump, under nvidia/cu*/bin); it needs nvdisasm beside
-    it for SASS."""
-    found = shutil.which("cuobjdump")
-    if found:
-        return found
-    places = [pathlib.Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin"]
-    nvcc = shutil.which("nvcc")
-    if nvcc:
-        places.append(pathlib.Path(nvcc).resolve().parent)
-    spec = importlib.util.find_spec("nvidia")
-    for root in (spec.submodule_search_locations if spec else None) or []:
-        places.extend(sorted(pathlib.Path(root).glob("cu*/bin")))
-    for place in places:
-        if (place / "cuobjdump").is_file():
-            return str(place / "cuobjdump")
-    return None
 
 
 @pytest.fixture(scope="module")
 def sass():
     """Each kernel's sm_90 instructions, by mangled name."""
-    if not build_info()["cuda"]:
-        pytest.skip("the CUDA kernel is not built")
-    tool = _cuobjdump()
-    if tool is None:
-        pytest.skip("cuobjdump not found (pip install nvidia-cuda-cuobjdump)")
-    extension = importlib.util.find_spec("jaxhada._jaxhada_ffi").origin
-    listing = subprocess.run([tool, "-lelf", extension], capture_output=True, text=True,
-                             check=True).stdout
-    if "sm_90" not in listing:
-        pytest.skip("no sm_90 code in this build")
-    text = subprocess.run([tool, "-sass", "-arch", "sm_90", extension], capture_output=True,
-                          text=True, check=True).stdout
-    kernels = {}
-    for block in re.split(r"\n\s*Function : ", text)[1:]:
-        name, _, body = block.partition("\n")
-        kernels[name.strip()] = [m.group(1) for m in _INSTRUCTION.finditer(body)]
-    assert kernels, f"{tool} printed no SASS (it needs nvdisasm beside it)"
-    return kernels
-
-
-def _opcode_and_operands(instruction):
-    bare = _PREDICATE.sub("", instruction)
-    opcode, _, operands = bare.partition(" ")
-    return opcode, operands
+    return read_sass()
 
 
 def ordering_problems(instructions):
     """What breaks the in-place pair's ordering in one kernel's SASS ([] if
     nothing)."""
-    ops = [_opcode_and_operands(i) for i in instructions]
+    ops = [opcode_and_operands(i) for i in instructions]
     arrives = [k for k, (op, _) in enumerate(ops) if op == "UCGABAR_ARV"]
     waits = [k for k, (op, _) in enumerate(ops) if op == "UCGABAR_WAIT"]
     if len(arrives) != 1 or len(waits) != 1 or arrives[0] > waits[0]:

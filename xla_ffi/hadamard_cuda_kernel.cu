@@ -194,23 +194,28 @@ __device__ __forceinline__ void VectorMmaH16(const uint32_t (&w)[4], const uint3
 
 // ------------------------------------------- programmatic dependent launch
 // On sm_90 every kernel here is launched so that it may start before the
-// kernel ahead of it in the stream has finished (LaunchKernel): its blocks
-// take the SM slots that the previous kernel's last blocks free up and wait
-// there, instead of waiting for the launch after that kernel's end. So the
-// first thing each kernel does is wait for the grids it depends on to
-// complete, their memory visible; nothing touches device memory before.
-// Then it lets the kernel after it launch: that one waits the same way, so
-// this only moves its launch ahead, once all of this grid's blocks have
-// started. Without the launch attribute (before sm_90, or a build that runs
-// sm_80 code) both are no-ops. -DJAXHADA_PDL=0 launches without it, to time
-// against. (Leaving the next kernel's launch to this one's end instead
-// measured the same at 256 MiB, notes v24.)
+// kernel ahead of it in the stream has finished (LaunchKernel), which takes
+// part of a launch's latency out of the gap between two calls (at 256 MiB
+// 0.5-1.3 points of the copy for 16-bit, 0.3-0.6 for f32; 0.25 us a
+// decode-sized call; notes v24).
+// So the first thing
+// each kernel does is wait for the grids it depends on to complete, their
+// memory visible; nothing touches device memory before, neither a read of
+// what they wrote nor a write over what they read. Without the launch
+// attribute (before sm_90, or a build that runs sm_80 code) the wait is a
+// no-op. -DJAXHADA_PDL=0 launches without it, to time against.
+// No kernel here lets the next one launch early
+// (griddepcontrol.launch_dependents): triggered at a kernel's start, the
+// next kernel's blocks would sit in their wait through this one's last
+// wave, holding SM slots and shared memory that kernels of other streams
+// could use, and it measured the same as leaving the trigger to the
+// kernel's end (notes v24).
 #ifndef JAXHADA_PDL
 #define JAXHADA_PDL 1
 #endif
 __device__ __forceinline__ void WaitForPreviousGrids() {
 #if __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n griddepcontrol.launch_dependents;" ::: "memory");
+  asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
 
@@ -1177,10 +1182,10 @@ using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout<kWarpLoads>>;
 // kInPlace (pairs only): the output is the input (the launcher compares the
 // pointers). Each block stages both halves as out of place, and the relaxed
 // cluster barrier of the pair path's comment, arrived once a thread's
-// copies have landed and waited on before its first store, keeps a block
-// from overwriting its half before the partner has it: 1.067-1.074 of the
-// copy on the H200, against 1.096-1.101 with the multicast loads before it
-// (notes v23).
+// copies have landed (after its MMAs, since notes v24) and waited on before
+// its first store, keeps a block from overwriting its half before the
+// partner has it: 1.049-1.058 of the copy on the H200, against 1.096-1.101
+// with the multicast loads before it (notes v23, v24).
 __device__ __forceinline__ void PairArriveRelaxed() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
@@ -1247,11 +1252,12 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       }
       // In place: this thread's reads are done (its last cp.async group was
       // waited for above). Arriving here rather than between that wait and
-      // the last group's MMAs, where the arrive kept ptxas from scheduling
-      // the loop as it does out of place, took the in-place pair from
-      // 1.062-1.069 to 1.049-1.058 of the copy at 256 MiB; arriving after
-      // the barrier below, or after the exchange's, read 1.051-1.066
-      // (notes v24).
+      // the last group's MMAs took the in-place pair from 1.062-1.069 to
+      // 1.049-1.058 of the copy at 256 MiB; arriving after the barrier
+      // below, or after the exchange's, read 1.051-1.066 (notes v24). Why,
+      // the SASS does not say: either way the in-place kernel waits for two
+      // groups before its first MMA (out of place, one); this place only
+      // puts the last group's MMAs ahead of the arrive.
       if constexpr (kInPlace) PairArriveRelaxed();
       __syncthreads();  // the whole row is out of X before the exchange writes it
       RegButterflies(v, Lay::kMaskA);
@@ -1597,9 +1603,10 @@ inline cudaError_t DependentLaunchRuns(int device, bool& runs) {
   return err;
 }
 
-// Every launch goes through here: `grid` blocks of `threads`, in clusters of
-// `cluster_blocks` when that is more than one, and where DependentLaunchRuns
-// says so, allowed to start before the previous kernel in the stream ends.
+// Every launch goes through here: `grid` blocks of `threads` with `smem`
+// bytes of dynamic shared memory, in clusters of `cluster_blocks` when that
+// is more than one, and where DependentLaunchRuns says so, allowed to start
+// before the previous kernel in the stream ends.
 // Under CUDA graph capture that becomes a programmatic edge (or an ordinary
 // one after a node that is not a kernel).
 template <typename... Params, typename... Args>
@@ -1631,7 +1638,12 @@ cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, 
   config.stream = stream;
   config.attrs = count > 0 ? attributes : nullptr;
   config.numAttrs = count;
-  return cudaLaunchKernelEx(&config, kernel, args...);
+  const cudaError_t launched = cudaLaunchKernelEx(&config, kernel, args...);
+  // The runtime also records a failed launch as this thread's last error:
+  // read it back, which clears it, so that the next check on the thread
+  // (XLA's own, after its launches) does not report our failure as its own.
+  const cudaError_t last = cudaGetLastError();
+  return launched != cudaSuccess ? launched : last;
 }
 
 // On sm_90 the d = 4096 warp kernels (128 accumulators a thread, no shared
@@ -1679,7 +1691,7 @@ cudaError_t LaunchWarp(cudaStream_t stream, const T* in, T* out, int64_t rows,
     if (err != cudaSuccess) return err;
   }
   return LaunchKernel(HadamardWarpKernel<T, L>, GridFor(tiles, Tr::kThreads / 32), Tr::kThreads,
-                      0, 1, stream, in, out, n, scale);
+                      /*smem=*/0, /*cluster_blocks=*/1, stream, in, out, n, scale);
 }
 
 // The block path's persistent grid: one wave (the blocks resident on the
@@ -1708,7 +1720,8 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
   });
   if (err != cudaSuccess) return err;
   const unsigned grid = static_cast<unsigned>(rows < wave ? rows : wave);
-  return LaunchKernel(kernel, grid, Tr::kThreads, Tr::kSmem, 1, stream, in, out, rows, scale);
+  return LaunchKernel(kernel, grid, Tr::kThreads, Tr::kSmem, /*cluster_blocks=*/1, stream, in, out,
+                      rows, scale);
 }
 
 // Whether `kernel` can take the pair path here: the device launches
@@ -1878,8 +1891,9 @@ cudaError_t LaunchTwoPass(cudaStream_t stream, const T* in, T* out, int64_t rows
   cudaError_t err = LaunchWarp<T, kSegLog2>(stream, in, out, rows << K, 1.0);
   if (err != cudaSuccess) return err;
   const int64_t columns = rows << kSegLog2;
-  return LaunchKernel(HadamardStridedKernel<T, K>, GridFor(columns, 256), 256, 0, 1, stream, out,
-                      columns, static_cast<typename Num<T>::Acc>(scale));
+  return LaunchKernel(HadamardStridedKernel<T, K>, GridFor(columns, 256), 256, /*smem=*/0,
+                      /*cluster_blocks=*/1, stream, out, columns,
+                      static_cast<typename Num<T>::Acc>(scale));
 }
 
 // Which path each (T, log2 d) takes.

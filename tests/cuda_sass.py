@@ -1,0 +1,72 @@
+"""The CUDA extension's sm_90 SASS, read with cuobjdump, for the tests that
+check the order of instructions in the compiled kernels
+(test_cuda_pair_order, test_cuda_dependent_launch). Needs the CUDA build and
+cuobjdump (the test extra installs it on Linux); no GPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from jaxhada import build_info
+
+_INSTRUCTION = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(.*?)\s*;")
+_PREDICATE = re.compile(r"^@!?U?P[T\d]+\s+")
+
+
+def _cuobjdump():
+    """cuobjdump from PATH, beside nvcc, in CUDA_HOME, or from the pip wheel
+    (nvidia-cuda-cuobjdump, under nvidia/cu*/bin); it needs nvdisasm beside
+    it for SASS."""
+    found = shutil.which("cuobjdump")
+    if found:
+        return found
+    places = [pathlib.Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin"]
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        places.append(pathlib.Path(nvcc).resolve().parent)
+    spec = importlib.util.find_spec("nvidia")
+    for root in (spec.submodule_search_locations if spec else None) or []:
+        places.extend(sorted(pathlib.Path(root).glob("cu*/bin")))
+    for place in places:
+        if (place / "cuobjdump").is_file():
+            return str(place / "cuobjdump")
+    return None
+
+
+def read_sass():
+    """Each kernel's sm_90 instructions, by mangled name; skips the calling
+    test where there is no CUDA build, no cuobjdump or no sm_90 code."""
+    if not build_info()["cuda"]:
+        pytest.skip("the CUDA kernel is not built")
+    tool = _cuobjdump()
+    if tool is None:
+        pytest.skip("cuobjdump not found (pip install nvidia-cuda-cuobjdump)")
+    extension = importlib.util.find_spec("jaxhada._jaxhada_ffi").origin
+    listing = subprocess.run([tool, "-lelf", extension], capture_output=True, text=True,
+                             check=True).stdout
+    if "sm_90" not in listing:
+        pytest.skip("no sm_90 code in this build")
+    text = subprocess.run([tool, "-sass", "-arch", "sm_90", extension], capture_output=True,
+                          text=True, check=True).stdout
+    kernels = {}
+    for block in re.split(r"\n\s*Function : ", text)[1:]:
+        name, _, body = block.partition("\n")
+        kernels[name.strip()] = [m.group(1) for m in _INSTRUCTION.finditer(body)]
+    assert kernels, f"{tool} printed no SASS (it needs nvdisasm beside it)"
+    return kernels
+
+
+def opcode_and_operands(instruction):
+    """("LDG.E.128", "R4, desc[UR4][R2.64]") from one instruction, its
+    predicate dropped."""
+    bare = _PREDICATE.sub("", instruction)
+    opcode, _, operands = bare.partition(" ")
+    return opcode, operands
