@@ -29,3 +29,15 @@ def test_compare_builds_refuses_without_a_base_tree(args):
     )
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "x", "100", ""])
+def test_run_device_refuses_a_bad_worker_count(workers):
+    # Before it builds or runs anything: no nvcc or GPU needed to get here.
+    result = subprocess.run(
+        ["bash", str(ROOT / "tests" / "gpu" / "run_device.sh"), f"--pytest-workers={workers}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "--pytest-workers takes" in result.stderr

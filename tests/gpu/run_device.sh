@@ -5,27 +5,36 @@
 # racecheck and synccheck), and the benchmarks (python -m jaxhada, then the
 # harness's table at 2^27 and 2^29 elements a call). Full logs go to $OUT
 # (logs.tar.gz; the harness's tables beside it); a short table prints last.
-#   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench]
+#   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench] [--pytest-workers=N]
 #   bash tests/gpu/run_device.sh --sharding   (on a machine with 2+ GPUs: build,
 #     the sharding tests, and a batch-sharded timing against one GPU alone)
 # To fit one call of about ten minutes, the checks that time nothing overlap:
 # the kernel harness is built (two single-threaded nvcc runs) while the
 # package builds, and checked (in full, under the sanitizers, from sm_80
 # PTX) while the suite runs. Only the benchmark, last, has the GPU to itself.
+# --pytest-workers=N runs the suite in N processes (pytest-xdist, which the
+# device image has), each with its share of the half of the GPU's memory
+# that JAX gets; the suite alone takes about 340 s in one. Not yet tried on
+# a GPU: the default stays one process.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUT="${OUT:-$(mktemp -d)}"
-export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
-status=0
-run_tests=1 run_bench=1 run_sharding=0
+run_tests=1 run_bench=1 run_sharding=0 pytest_workers=1
 for arg in "$@"; do
   case "$arg" in
     --skip-tests) run_tests=0 ;;
     --skip-bench) run_bench=0 ;;
     --sharding) run_sharding=1 run_tests=0 run_bench=0 ;;
+    --pytest-workers=*) pytest_workers="${arg#*=}" ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
+if ! [[ "$pytest_workers" =~ ^[1-9][0-9]?$ ]]; then
+  echo "--pytest-workers takes a number of processes from 1 to 99, not '$pytest_workers'" >&2
+  exit 2
+fi
+OUT="${OUT:-$(mktemp -d)}"
+export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
+status=0
 
 start=$SECONDS
 step() { echo; echo "=== $* (at $((SECONDS - start)) s) ==="; }
@@ -90,9 +99,12 @@ python3 -m jaxhada --info | tee "$OUT/build_info.txt" || status=1
 if [ "$run_tests" = 1 ]; then
   step "pytest (JAXHADA_REQUIRE_GPU=1), the kernel harness's checks beside it"
   # Half the GPU's memory for JAX, not its default three quarters: the
-  # harness runs beside it.
-  XLA_PYTHON_CLIENT_MEM_FRACTION=0.5 JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests -q -x -p no:cacheprovider --durations=15 \
-    --ignore=tests/test_notebooks.py >"$OUT/pytest.log" 2>&1 || status=1
+  # harness runs beside it. Shared out among the workers, if several.
+  xdist=()
+  [ "$pytest_workers" -gt 1 ] && xdist=(-n "$pytest_workers")
+  XLA_PYTHON_CLIENT_MEM_FRACTION="$(python3 -c "print(round(0.5 / $pytest_workers, 3))")" \
+    JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests -q -x -p no:cacheprovider --durations=15 \
+    "${xdist[@]}" --ignore=tests/test_notebooks.py >"$OUT/pytest.log" 2>&1 || status=1
   tail -1 "$OUT/pytest.log"
   step "kernel harness: full check, memcheck, racecheck and synccheck (the kernels with shared memory), sm_80 PTX"
   wait "$checks" || status=1
