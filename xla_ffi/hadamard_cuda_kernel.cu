@@ -1597,13 +1597,14 @@ cudaError_t OncePerDevice(std::atomic<int64_t> (&cache)[kMaxDevices], int device
   return err;
 }
 
-// Whether kernels may be launched here to overlap the end of the kernel
-// ahead of them (WaitForPreviousGrids): the code that runs on this device
-// was compiled for sm_90 or newer. A build whose newest code is sm_80 PTX,
-// JIT-compiled for a newer GPU, has no wait in its kernels, so the kernels'
-// PTX version decides, as for the pair path; every kernel here comes from
-// this translation unit, so one of them answers for all.
-inline cudaError_t DependentLaunchRuns(int device, bool& runs) {
+// Whether the code that runs on this device was compiled for sm_90 or
+// newer: the kernels' PTX version decides, not the device's. A build whose
+// newest code is sm_80 PTX, JIT-compiled for a newer GPU, has neither the
+// wait of WaitForPreviousGrids (so its kernels must not overlap the one
+// ahead of them: LaunchKernel) nor the pair path's cluster barrier (its
+// PairArrive traps: PairPathRuns). Every kernel here comes from this
+// translation unit, so one of them answers for all.
+inline cudaError_t CodeIsSm90(int device, bool& yes) {
   static std::atomic<int64_t> cached[kMaxDevices] = {};  // 1: no, 2: yes
   int64_t answer = 0;
   const cudaError_t err = OncePerDevice(cached, device, answer, [](int64_t& value) {
@@ -1612,13 +1613,13 @@ inline cudaError_t DependentLaunchRuns(int device, bool& runs) {
     value = attributes.ptxVersion >= 90 ? 2 : 1;
     return e;
   });
-  runs = err == cudaSuccess && answer == 2;
+  yes = err == cudaSuccess && answer == 2;
   return err;
 }
 
 // Every launch goes through here: `grid` blocks of `threads` with `smem`
 // bytes of dynamic shared memory, in clusters of `cluster_blocks` when that
-// is more than one, and where DependentLaunchRuns says so, allowed to start
+// is more than one, and where the code is sm_90 (CodeIsSm90), allowed to start
 // before the previous kernel in the stream ends.
 // Under CUDA graph capture that becomes a programmatic edge (or an ordinary
 // one after a node that is not a kernel).
@@ -1628,7 +1629,7 @@ cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, 
   int device = 0;
   bool dependent = false;
   cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess && JAXHADA_PDL) err = DependentLaunchRuns(device, dependent);
+  if (err == cudaSuccess && JAXHADA_PDL) err = CodeIsSm90(device, dependent);
   if (err != cudaSuccess) return err;
   cudaLaunchAttribute attributes[2] = {};
   unsigned count = 0;
@@ -1737,25 +1738,14 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
                       rows, scale);
 }
 
-// Whether `kernel` can take the pair path here: the device launches
-// clusters, and the code that runs has the cluster barrier. A build whose
-// newest code is sm_80 PTX, JIT-compiled for a newer GPU, does not (its
-// PairArrive traps), so the kernel's PTX version decides, not the device's.
-// Cached per T: the in-place and out-of-place forms of a pair kernel come
-// from this translation unit, so they share one PTX version.
-template <typename T>
-cudaError_t PairPathRuns(void (*kernel)(const T*, T*, int64_t, float), int device, bool& runs) {
-  static std::atomic<int64_t> cached[kMaxDevices] = {};  // 1: no, 2: yes
-  int64_t answer = 0;
-  const cudaError_t err = OncePerDevice(cached, device, answer, [&](int64_t& value) {
-    int clusters = 0;
-    cudaError_t e = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
-    cudaFuncAttributes attributes = {};
-    if (e == cudaSuccess) e = cudaFuncGetAttributes(&attributes, kernel);
-    value = clusters != 0 && attributes.ptxVersion >= 90 ? 2 : 1;
-    return e;
-  });
-  runs = err == cudaSuccess && answer == 2;
+// Whether the pair path can run here: the code that runs has the cluster
+// barrier (CodeIsSm90), and the device launches clusters.
+inline cudaError_t PairPathRuns(int device, bool& runs) {
+  cudaError_t err = CodeIsSm90(device, runs);
+  int clusters = 0;
+  if (err == cudaSuccess && runs)
+    err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
+  runs = runs && err == cudaSuccess && clusters != 0;
   return err;
 }
 
@@ -1876,7 +1866,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
         smem = RowTraits<T>::kSmem;
       }
       bool runs = limits.row_path && smem <= smem_limit;
-      if (runs && kHalves == 2) err = PairPathRuns(kernel, device, runs);
+      if (runs && kHalves == 2) err = PairPathRuns(device, runs);
       // The half-block kernels (d <= 8192) were built for as many blocks an
       // SM as they are fast at: at d = 8192 five, on the H200; four, on 127
       // registers, read 1.29-1.38 of the copy there, worse than the block
