@@ -1493,15 +1493,6 @@ __device__ __forceinline__ void StoreLayoutB(T* dst, const float (&v)[64], float
 
 // kTwoRows (L = 13): two rows of d = 4096 a block, as one row of 8192 whose
 // top index bit (A's warp bit 12, B's register bit 4) is left alone.
-// -DJAXHADA_WIDE_TAIL_BARRIER=1 or 2 (an experiment, notes v24; compiled,
-// not yet run) guards X for a block's next row with a barrier at the end of
-// the row (1: if another row follows, which in practice none does, one
-// block a row up to 2^24 rows; 2: always) instead of one between the MMAs
-// and the exchange's first writes, where a barrier, even one never taken,
-// bounds ptxas's schedule (the in-place pair's arrive cost a point there).
-#ifndef JAXHADA_WIDE_TAIL_BARRIER
-#define JAXHADA_WIDE_TAIL_BARRIER 0
-#endif
 template <typename T, int L, bool kTwoRows = false>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1530,16 +1521,12 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
     float v[64];
     TransformLayoutA<T, Lay>(raw, h16, lane, v);
     // From a block's second row on: the previous row's reads of X are done.
-    if (!JAXHADA_WIDE_TAIL_BARRIER && row != blockIdx.x) __syncthreads();
+    if (row != blockIdx.x) __syncthreads();
     WriteLayoutA<Tr, Lay>(xa, v);
     __syncthreads();
     ReadLayoutB<Tr, Lay>(xb, v);
     RegButterflies(v, kMaskB);
     StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, scale);
-    // The same guard at the end of a row (1: of a row that another follows;
-    // 2: of every row).
-    if (JAXHADA_WIDE_TAIL_BARRIER == 1 && row + gridDim.x < rows) __syncthreads();
-    if (JAXHADA_WIDE_TAIL_BARRIER == 2) __syncthreads();
   }
 }
 
