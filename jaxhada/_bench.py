@@ -3,7 +3,9 @@
 Timing method.
 * GPU: each op runs K times inside one jitted program, the steps separated by
   ``lax.optimization_barrier`` so XLA can neither fuse nor reorder them, and
-  steps update in place (the transform with ``inplace=True``). The program
+  steps update in place (the transform with ``inplace=True``); our transform
+  is also timed out of place (``inplace=False``: XLA alternates between two
+  buffers), as most callers use it. The program
   runs a few times under ``jax.profiler``; each run's device activity, from
   its first GPU operation's start to its last one's end, over K, is one
   estimate, and the median counts: device time, as CUDA events would give,
@@ -243,10 +245,11 @@ def _seed_dense_step(x, matrix):
     return y.astype(x.dtype)
 
 
-def _transform_step(lowering: str):
-    # inplace=True only aliases when the caller donates, which the GPU chain does.
+def _transform_step(lowering: str, inplace: bool = True):
+    # inplace=True only aliases when the caller donates, which the GPU chain
+    # does; on the CPU a step is one call without donation, so out of place.
     return functools.partial(
-        _hadamard.transform, scale=None, inplace=True, lowering=lowering
+        _hadamard.transform, scale=None, inplace=inplace, lowering=lowering
     )
 
 
@@ -292,6 +295,9 @@ def benchmark(
         # an H200 lowers its SM clock once a run of work reaches its 700 W
         # power cap (notes v17), and the dense path's matmuls would otherwise
         # come between them.
+        on_gpu = _platform(x) == "gpu"
+        ours_out_of_place = (time_per_step(_transform_step("auto", inplace=False), x)
+                             if on_gpu else None)
         ours = time_per_step(_transform_step("auto"), x)
         copy = device_copy_seconds(x)
         dense = time_per_step(_transform_step("dense"), x)
@@ -307,12 +313,15 @@ def benchmark(
             "rows": int(x.shape[0]),
             "bytes": int(x.nbytes),
             "ours_ms": ours * 1e3,
+            "ours_out_of_place_ms": None if ours_out_of_place is None else ours_out_of_place * 1e3,
             "dense_ms": dense * 1e3,
             "seed_dense_ms": None if seed_dense is None else seed_dense * 1e3,
             "seed_dense_vs_ours": None if seed_dense is None else seed_dense / ours,
             "elementwise_ms": elementwise * 1e3,
             "copy_ms": None if copy is None else copy * 1e3,
             "ours_vs_floor": ours / floor,
+            "ours_out_of_place_vs_floor": (None if ours_out_of_place is None
+                                           else ours_out_of_place / floor),
             "dense_vs_floor": dense / floor,
             "dense_vs_ours": dense / ours,
             "floor": "copy" if copy is not None else "elementwise",
@@ -357,16 +366,21 @@ def decode_benchmark(progress: Callable[[str], None] | None = None,
 
 
 def format_table(rows: list[dict]) -> str:
+    """One line a case. On a GPU "ours" is the in-place step and "out of
+    place" the same transform into a second buffer; on the CPU "ours" is
+    already out of place."""
     floor = rows[0]["floor"] if rows else "copy"
-    header = (f"| dtype | d | ours ms | {floor} ms | ours/{floor} | "
+    header = (f"| dtype | d | ours ms | {floor} ms | ours/{floor} | out of place/{floor} | "
               f"dense/{floor} | dense/ours | seed dense/ours | ours GB/s |")
-    lines = [header, "|" + "---|" * 9]
+    lines = [header, "|" + "---|" * 10]
     for r in rows:
         floor_ms = r["copy_ms"] if r["copy_ms"] is not None else r["elementwise_ms"]
         seed = "—" if r["seed_dense_vs_ours"] is None else f"{r['seed_dense_vs_ours']:.1f}"
+        out_of_place = r.get("ours_out_of_place_vs_floor")
+        out_of_place = "—" if out_of_place is None else f"{out_of_place:.2f}"
         lines.append(
             f"| {r['dtype']} | {r['d']} | {r['ours_ms']:.3f} | {floor_ms:.3f} | "
-            f"{r['ours_vs_floor']:.2f} | {r['dense_vs_floor']:.2f} | "
+            f"{r['ours_vs_floor']:.2f} | {out_of_place} | {r['dense_vs_floor']:.2f} | "
             f"{r['dense_vs_ours']:.1f} | {seed} | {r['ours_GBps']:.0f} |"
         )
     return "\n".join(lines)

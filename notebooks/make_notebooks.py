@@ -410,8 +410,12 @@ BENCHMARKS = [
         for ax, dtype in zip(axes[0], dtypes):
             mine = sorted((r for r in rows if r["dtype"] == dtype), key=lambda r: r["d"])
             d = [r["d"] for r in mine]
-            # ours_vs_floor is ours / copy when the run could time a raw copy.
-            ax.plot(d, [r["ours_vs_floor"] for r in mine], "o-", label="ours")
+            # ours_vs_floor is ours / copy when the run could time a raw copy:
+            # the in-place step; runs since 2026-11-30 also time it out of place.
+            ax.plot(d, [r["ours_vs_floor"] for r in mine], "o-", label="ours, in place")
+            if all(r.get("ours_out_of_place_vs_floor") for r in mine):
+                ax.plot(d, [r["ours_out_of_place_vs_floor"] for r in mine], "^-",
+                        label="ours, out of place")
             ax.plot(d, [r["dense_vs_floor"] for r in mine], "s--", label="dense")
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")

@@ -27,6 +27,13 @@ def test_self_check_and_small_benchmark(tmp_path):
     assert all(r["ok"] for r in results["self_check"])
     row = results["benchmark"][0]
     assert row["ours_ms"] > 0 and row["elementwise_ms"] > 0
+    # On a GPU the in-place step and the out-of-place one are both timed; on
+    # the CPU a step is already out of place, so the column stays empty.
+    if results["backend"] == "gpu":
+        assert row["ours_out_of_place_ms"] > 0
+    else:
+        assert row["ours_out_of_place_ms"] is None
+        assert "| float32 | 16 |" in proc.stdout and "| — |" in proc.stdout
     assert results["complete"] is True
 
 
