@@ -4,8 +4,8 @@ Timing method.
 * GPU: each op runs K times inside one jitted program, the steps separated by
   ``lax.optimization_barrier`` so XLA can neither fuse nor reorder them, and
   steps update in place (the transform with ``inplace=True``); our transform
-  is also timed out of place (``inplace=False``: XLA alternates between two
-  buffers), as most callers use it. The program
+  is also timed out of place (``inplace=False``: each step writes a buffer
+  other than the one it reads), as most callers use it. The program
   runs a few times under ``jax.profiler``; each run's device activity, from
   its first GPU operation's start to its last one's end, over K, is one
   estimate, and the median counts: device time, as CUDA events would give,
