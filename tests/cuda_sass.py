@@ -6,6 +6,7 @@ cuobjdump (the test extra installs it on Linux); no GPU.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import pathlib
@@ -41,9 +42,12 @@ def _cuobjdump():
     return None
 
 
+@functools.cache
 def read_sass():
     """Each kernel's sm_90 instructions, by mangled name; skips the calling
-    test where there is no CUDA build, no cuobjdump or no sm_90 code."""
+    test where there is no CUDA build, no cuobjdump or no sm_90 code.
+    Cached: both SASS tests read the same listing (a skip is not cached, so
+    it is raised again for each). Callers must not modify the result."""
     if not build_info()["cuda"]:
         pytest.skip("the CUDA kernel is not built")
     tool = _cuobjdump()

@@ -33,7 +33,7 @@ def test_self_check_and_small_benchmark(tmp_path):
         assert row["ours_out_of_place_ms"] > 0
     else:
         assert row["ours_out_of_place_ms"] is None
-        assert "| float32 | 16 |" in proc.stdout and "| — |" in proc.stdout
+        assert "| — |" in proc.stdout
     assert results["complete"] is True
 
 
