@@ -1726,13 +1726,20 @@ cudaError_t BlockLaunch(cudaStream_t stream, const T* in, T* out, int64_t rows, 
 }
 
 // Whether the pair path can run here: the code that runs has the cluster
-// barrier (CodeIsSm90), and the device launches clusters.
+// barrier (CodeIsSm90), and the device launches clusters. Asked once per
+// device, like CodeIsSm90: neither answer changes while the process runs.
 inline cudaError_t PairPathRuns(int device, bool& runs) {
-  cudaError_t err = CodeIsSm90(device, runs);
-  int clusters = 0;
-  if (err == cudaSuccess && runs)
-    err = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
-  runs = runs && err == cudaSuccess && clusters != 0;
+  static std::atomic<int64_t> cached[kMaxDevices] = {};  // 1: no, 2: yes
+  int64_t answer = 0;
+  const cudaError_t err = OncePerDevice(cached, device, answer, [device](int64_t& value) {
+    bool sm90 = false;
+    int clusters = 0;
+    cudaError_t e = CodeIsSm90(device, sm90);
+    if (e == cudaSuccess && sm90) e = cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device);
+    value = sm90 && clusters != 0 ? 2 : 1;
+    return e;
+  });
+  runs = err == cudaSuccess && answer == 2;
   return err;
 }
 
