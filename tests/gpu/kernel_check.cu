@@ -14,6 +14,9 @@
 //   kernel_check --soak [S]  each of a few cases back to back for S seconds
 //                          (default 2): time, SM clock and power over the
 //                          last second
+//   kernel_check --sweep   the large-d cases at 2^26..2^29 elements a call,
+//                          each call's time fitted as a fixed cost plus a
+//                          cost per byte, beside the copy's
 //
 // The kernel's translation unit is included, not linked, so the test can also
 // drive the launcher with a smaller shared-memory budget and so check the
@@ -522,6 +525,87 @@ void TimeType(void* in_raw, void* out_raw, int log2_elems, double (&worst)[2]) {
   CUDA_CHECK(cudaEventDestroy(b));
 }
 
+// Least squares of y = a + b x over the points.
+struct Line {
+  double a, b;
+};
+Line FitLine(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sx += x[i];
+    sy += y[i];
+    sxx += x[i] * x[i];
+    sxy += x[i] * y[i];
+  }
+  const double b = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return {(sy - b * sx) / n, b};
+}
+
+// Where a ratio to the copy comes from: each case timed at 2^26..2^29
+// elements a call (all beyond the 60 MB L2) beside the copy, and each time
+// fitted as a + b bytes. "fixed us" is the kernel's a less the copy's, a cost
+// a call pays once (at the start and the end of a call); "per byte" is the
+// ratio of the slopes, what the ratio would tend to on ever larger calls.
+template <typename T>
+void SweepType(void* in_raw, void* out_raw) {
+  T* in = static_cast<T*>(in_raw);
+  T* out = static_cast<T*>(out_raw);
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  for (int log2_d : {12, 13, 14, 15}) {
+    std::vector<double> bytes_at, copy_ms, ours_ms[2], ratios[2];
+    for (int log2_elems = 26; log2_elems <= 29; ++log2_elems) {
+      const int64_t elems = int64_t{1} << log2_elems;
+      const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
+      Fill(in, elems, ++g_seed);
+      Fill(out, elems, ++g_seed);
+      const int64_t rows = elems >> log2_d;
+      const double scale = 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
+      auto transform = [&](const T* src) {
+        CUDA_CHECK(jaxhada::LaunchHadamardTransform<T>(nullptr, src, out, rows, log2_d, scale));
+      };
+      const std::array<float, 3> ms = TimeInterleavedMs<3>(
+          {[&] { CUDA_CHECK(cudaMemcpyAsync(out, in, bytes, cudaMemcpyDeviceToDevice, nullptr)); },
+           [&] { transform(in); }, [&] { transform(out); }},
+          a, b);
+      bytes_at.push_back(static_cast<double>(bytes));
+      copy_ms.push_back(ms[0]);
+      for (int k = 0; k < 2; ++k) {
+        ours_ms[k].push_back(ms[1 + k]);
+        ratios[k].push_back(ms[1 + k] / ms[0]);
+      }
+    }
+    const Line copy = FitLine(bytes_at, copy_ms);
+    std::printf("| %-4s | %5lld |", TypeInfo<T>::kName, (long long)(int64_t{1} << log2_d));
+    for (int k = 0; k < 2; ++k) {
+      const Line ours = FitLine(bytes_at, ours_ms[k]);
+      std::printf(" %5.1f | %5.3f | %5.3f %5.3f %5.3f %5.3f |", (ours.a - copy.a) * 1e3, ours.b / copy.b,
+                  ratios[k][0], ratios[k][1], ratios[k][2], ratios[k][3]);
+    }
+    std::printf(" %5.1f |\n", copy.a * 1e3);
+  }
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+}
+
+void SweepTable() {
+  void *in = nullptr, *out = nullptr;
+  const size_t bytes = (size_t{1} << 29) * sizeof(float);
+  CUDA_CHECK(cudaMalloc(&in, bytes));
+  CUDA_CHECK(cudaMalloc(&out, bytes));
+  std::printf("calls of 2^26..2^29 elements, fitted as a + b bytes: the kernel's fixed cost a call over "
+              "the copy's, its cost a byte as a ratio to the copy's, and the ratios at each size\n");
+  std::printf("| dtype | d | fixed us | per byte | ratio at 2^26 .. 2^29 | in place: fixed us | per byte | "
+              "ratio at 2^26 .. 2^29 | copy's fixed us |\n|---|---|---|---|---|---|---|---|---|\n");
+  SweepType<__nv_bfloat16>(in, out);
+  SweepType<__half>(in, out);
+  SweepType<float>(in, out);
+  CUDA_CHECK(cudaFree(in));
+  CUDA_CHECK(cudaFree(out));
+}
+
 // Decode-sized calls (bf16 tokens x 32 heads x 128), where launch and latency
 // rather than bandwidth set the time: 64 launches ping-ponging between two
 // buffers are captured in one CUDA graph (as XLA runs them; capture needs a
@@ -765,6 +849,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     SoakTable(seconds);
+    return 0;
+  }
+  if (mode == "--sweep") {
+    SweepTable();
     return 0;
   }
   const bool check = mode != "--time";
