@@ -11,7 +11,7 @@
 #   kernel_check.sh --time [N]   the timing table only, at 2^N elements a call
 #   kernel_check.sh --soak [S]   a few cases, each back to back for S seconds: time,
 #                                SM clock and board power (nvidia-smi) over the last second
-#   kernel_check.sh --sweep      d = 4096..32768 at 2^26..2^29 elements a call: each
+#   kernel_check.sh --sweep      d = 4096..32768 at 2^26..2^28 elements a call: each
 #                                case's excess over the copy as a fixed cost a call
 #                                and a cost a byte
 #   kernel_check.sh --build-only build, run nothing
