@@ -570,26 +570,23 @@ void SweepType(void* in_raw, void* out_raw) {
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
   for (int log2_d : {12, 13, 14, 15}) {
-    std::vector<double> bytes_at, copy_ms, ours_ms[2], ratios[2];
+    std::vector<double> bytes_at, copy_ms, ours_ms[2];
     for (int log2_elems = 26; log2_elems <= 28; ++log2_elems) {
       const int64_t elems = int64_t{1} << log2_elems;
-      const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
       Fill(in, elems, ++g_seed);
       Fill(out, elems, ++g_seed);
       const std::array<float, 3> ms = TimeCaseMs<T>(in, out, elems, log2_d, a, b);
-      bytes_at.push_back(static_cast<double>(bytes));
+      bytes_at.push_back(static_cast<double>(elems) * sizeof(T));
       copy_ms.push_back(ms[0]);
-      for (int k = 0; k < 2; ++k) {
-        ours_ms[k].push_back(ms[1 + k]);
-        ratios[k].push_back(ms[1 + k] / ms[0]);
-      }
+      for (int k = 0; k < 2; ++k) ours_ms[k].push_back(ms[1 + k]);
     }
     const Line copy = FitLine(bytes_at, copy_ms);
     std::printf("| %-4s | %5lld |", TypeInfo<T>::kName, (long long)(int64_t{1} << log2_d));
     for (int k = 0; k < 2; ++k) {
       const Line ours = FitLine(bytes_at, ours_ms[k]);
-      std::printf(" %5.1f | %5.3f | %5.3f %5.3f %5.3f |", (ours.a - copy.a) * 1e3, ours.b / copy.b,
-                  ratios[k][0], ratios[k][1], ratios[k][2]);
+      std::printf(" %5.1f | %5.3f |", (ours.a - copy.a) * 1e3, ours.b / copy.b);
+      for (size_t i = 0; i < copy_ms.size(); ++i) std::printf(" %5.3f", ours_ms[k][i] / copy_ms[i]);
+      std::printf(" |");
     }
     std::printf(" %5.1f |\n", copy.a * 1e3);
   }
