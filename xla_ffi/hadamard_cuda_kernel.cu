@@ -869,6 +869,42 @@ __device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* 
   for (int j = 0; j < 128; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
 }
 
+// Butterflies over register bits 0 .. log2(kN)-1 of v[base .. base+kN): the
+// pair path's first register stages on one group of chunks as it lands.
+template <int kN, int kAll>
+__device__ __forceinline__ void GroupButterflies(float (&v)[kAll], int base) {
+#pragma unroll
+  for (int k = 0; (1 << k) < kN; ++k) {
+#pragma unroll
+    for (int j = 0; j < kN; ++j) {
+      if (j & (1 << k)) continue;
+      const float a = v[base + j];
+      const float b = v[base + (j | (1 << k))];
+      v[base + j] = a + b;
+      v[base + (j | (1 << k))] = a - b;
+    }
+  }
+}
+
+// Every load of a row issued before any arithmetic that waits for one.
+// A warp issues in order, so the first instruction that needs a load's
+// value holds back every load after it. Left to itself, ptxas (nvcc 13.0)
+// interleaves the second half of a thread's 32 loads with the first
+// butterflies: a block had half its row in flight, then the other half a
+// whole latency later (f32 d = 16384 and 8192: 1.025 of the copy a byte;
+// 1.012 with this, notes v27). A warp barrier keeps every load above it, a
+// shared-memory load below it, and the first stage multiplies by the 1.0
+// that load returns (fma(b, ±1, a) is a ± b exactly), so no butterfly
+// moves above the last load. `own` is a word of X no other thread touches
+// until the next block barrier.
+__device__ __forceinline__ float OneAfterIssuedLoads(float* own) {
+  asm volatile("st.shared.f32 [%0], %1;" ::"r"(SharedAddress(own)), "f"(1.0f) : "memory");
+  __syncwarp();
+  float one;
+  asm volatile("ld.shared.f32 %0, [%1];" : "=f"(one) : "r"(SharedAddress(own)) : "memory");
+  return one;
+}
+
 // kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
 // of a row's pair (the pair path above) transforms lo ± hi, hi added as
 // fma(hi, ±1, lo): one exact product, one rounding, like any butterfly.
@@ -897,32 +933,53 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   constexpr bool kWarpPieces = JAXHADA_ROW_WARP_LOADS && kHalves == 1;
   constexpr int kChunkElements = Tr::template ChunkElements<kWarpPieces>();
   const float hi_sign = half ? -1.0f : 1.0f;
+  constexpr int kPairGroups = 4;
+  constexpr int kGroupChunks = Tr::kChunks / kPairGroups;
+  // Register bits of layout A that the load phase transforms: the pair's
+  // first five (GroupButterflies), or bit 0 (the stage behind
+  // OneAfterIssuedLoads).
+  constexpr unsigned kLoadPhaseBits = kHalves == 2 ? kGroupChunks * kW - 1 : 1u;
   // One block (pair) a row (a grid-stride loop only past 2^24 rows): the
   // hardware hands rows to whichever SM frees up first. (A persistent grid,
   // and prefetching each block's next row into L2, both measured slower.)
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
     const T* src = in + row * kRowD + Tr::template LoadElement<kWarpPieces>(t);
+    float v[Tr::kV];
     if constexpr (kHalves == 2) {
       // hi streams into X (free until the first exchange) while lo loads
-      // into registers: holding both in registers would spill.
+      // into registers: holding both in registers would spill. Both come
+      // in four groups of chunks, hi's then lo's, and each group is
+      // combined and put through its first five register stages as soon as
+      // it has landed, while the rest is in flight. A warp barrier after
+      // each group keeps ptxas from sinking lo's loads below the waits
+      // (it did: three quarters of them issued only once all of hi had
+      // landed). On the H200 at 256 MiB: 1.078 -> 1.056 of the copy
+      // (notes v27).
       // From a block's second row on: the previous row's reads of X are done.
       if (row != blockIdx.x / kHalves) __syncthreads();
 #pragma unroll
-      for (int c = 0; c < Tr::kChunks; ++c)
-        CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * kChunkElements);
-      CpAsyncCommit();
-    }
-    float v[Tr::kV];
+      for (int g = 0; g < kPairGroups; ++g) {
 #pragma unroll
-    for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * kChunkElements, v, c * kW);
-    if constexpr (kHalves == 2) {
-      CpAsyncWaitAll();  // each thread reads back only what it staged
+        for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c)
+          CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * kChunkElements);
+        CpAsyncCommit();
 #pragma unroll
-      for (int c = 0; c < Tr::kChunks; ++c) {
-        float hi[kW];
-        LoadVec<float>(X + (c * Tr::kThreads + t) * kW, hi, 0);
+        for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c)
+          LoadVec<T>(src + c * kChunkElements, v, c * kW);
+        __syncwarp();
+      }
 #pragma unroll
-        for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
+      for (int g = 0; g < kPairGroups; ++g) {
+        // Each thread reads back only what it staged.
+        CpAsyncWaitPending<kPairGroups - 1>(kPairGroups - 1 - g);
+#pragma unroll
+        for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c) {
+          float hi[kW];
+          LoadVec<float>(X + (c * Tr::kThreads + t) * kW, hi, 0);
+#pragma unroll
+          for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
+        }
+        GroupButterflies<kGroupChunks * kW>(v, g * kGroupChunks * kW);
       }
       __syncthreads();  // all of hi is out of X before the exchange writes it
       // Reached out of place too, predicated off: one kernel serves both.
@@ -930,10 +987,20 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // this instruction and ran 5% slower: the compiler had scheduled the
       // kernel around it (notes v13).
       PairArrive(pair_sync, t);
+    } else {
+#pragma unroll
+      for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * kChunkElements, v, c * kW);
+      const float one = OneAfterIssuedLoads(xa);  // xa[0]: written first in RowTransform
+#pragma unroll
+      for (int j = 0; j < Tr::kV; j += 2) {  // register bit 0
+        const float a = v[j], b = v[j + 1];
+        v[j] = fmaf(b, one, a);
+        v[j + 1] = fmaf(b, -one, a);
+      }
     }
     constexpr unsigned kSkip = kTwoRows ? 0x40u : 0u;  // register bit 6: index bit 13 or 8
-    RowTransform<kLogW, 0x7Fu & ~(kWarpPieces ? 0u : kSkip), 0x7Fu & ~(kWarpPieces ? kSkip : 0u)>(
-        v, xa, xb);
+    RowTransform<kLogW, 0x7Fu & ~(kWarpPieces ? 0u : kSkip) & ~kLoadPhaseBits,
+                 0x7Fu & ~(kWarpPieces ? kSkip : 0u)>(v, xa, xb);
     PairWait(pair_sync);
     T* dst = out + row * kRowD + half * Tr::kD + Tr::template LoadElement<kWarpPieces>(t);
 #pragma unroll
