@@ -24,7 +24,7 @@ namespace detail {
 // older GPUs: the shared memory a block may have (-1: the device's), and
 // whether the row path (and the pair path built on it) may run. And the most
 // rows the row and pair paths launch blocks (pairs; for f32 at d = 8192,
-// blocks of two rows) for at once (0: 2^24),
+// blocks of two rows, at 4096 of four) for at once (0: 2^24),
 // so that a test can run their loop over further rows, which otherwise runs
 // only past 2^24 rows.
 struct PathLimits {
@@ -908,18 +908,20 @@ __device__ __forceinline__ float OneAfterIssuedLoads(float* own) {
 // kHalves = 1: d = 16384, one block a row. kHalves = 2: d = 32768, block h
 // of a row's pair (the pair path above) transforms lo ± hi, hi added as
 // fma(hi, ±1, lo): one exact product, one rounding, like any butterfly.
-// kTwoRows (kHalves = 1): d = 8192, two rows a block, as one row of 16384
-// whose top index bit in memory is left alone. That bit is a register bit
-// in layout B with the warp pieces (their relabeling puts it there), in A
-// without. On the H200 the block path, the kernel for d = 8192 before,
-// read 1.12 of the copy.
-template <typename T, int kHalves, bool kTwoRows = false>
+// kRowsABlock (kHalves = 1): d = 8192, two rows a block, or d = 4096, four,
+// as one row of 16384 whose top one or two index bits in memory are left
+// alone. Those are register bits in layout B with the warp pieces (their
+// relabeling puts them there), in A without. On the H200 the block path,
+// the kernel for d = 8192 before, read 1.12 of the copy; for d = 4096 see
+// JAXHADA_ROW_FOUR_ROWS.
+template <typename T, int kHalves, int kRowsABlock = 1>
 __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBlocks)
     HadamardRowKernel(const T* in, T* out, int64_t rows, float scale) {
   WaitForPreviousGrids();
   using Tr = RowTraits<T>;
   static_assert(kHalves == 1 || kHalves == 2, "a row is one or two blocks' work");
-  static_assert(kHalves == 1 || !kTwoRows, "two rows of 8192, not a pair");
+  static_assert(kRowsABlock == 1 || kRowsABlock == 2 || kRowsABlock == 4, "1, 2 or 4 rows a block");
+  static_assert(kHalves == 1 || kRowsABlock == 1, "several rows a block, not a pair");
   constexpr int kLogW = Tr::kLogW;
   constexpr int kW = Tr::kW;
   constexpr int64_t kRowD = int64_t{kHalves} * Tr::kD;
@@ -998,7 +1000,9 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
         v[j + 1] = fmaf(b, -one, a);
       }
     }
-    constexpr unsigned kSkip = kTwoRows ? 0x40u : 0u;  // register bit 6: index bit 13 or 8
+    // Rows of 8192 (4096): register bit 6 (5 and 6), index bit 13 (12, 13)
+    // in memory, or 8 (7, 8) in the transform's labels with the warp pieces.
+    constexpr unsigned kSkip = kRowsABlock == 4 ? 0x60u : kRowsABlock == 2 ? 0x40u : 0u;
     RowTransform<kLogW, 0x7Fu & ~(kWarpPieces ? 0u : kSkip) & ~kLoadPhaseBits,
                  0x7Fu & ~(kWarpPieces ? kSkip : 0u)>(v, xa, xb);
     PairWait(pair_sync);
@@ -1490,6 +1494,15 @@ template struct MmaRowWideLayoutChecks<14>;
 
 // -DJAXHADA_ROW_TWO_ROWS=0 sends f32 rows of d = 8192 down the block path
 // instead of two at a time through the f32 row kernel, to time against.
+// f32 rows of d = 4096 go four at a time through the same kernel, the rows
+// past a multiple of four to the warp path: on the H200 1.011-1.015 /
+// 1.009-1.016 of the copy at 256 MiB, out of place / in place, against the
+// warp path's 1.030-1.032 / 1.042-1.048 (notes v27; before v27's loads
+// fix, the same design read as the warp path, v26).
+// -DJAXHADA_ROW_FOUR_ROWS=0 keeps them on the warp path, to time against.
+#ifndef JAXHADA_ROW_FOUR_ROWS
+#define JAXHADA_ROW_FOUR_ROWS 1
+#endif
 #ifndef JAXHADA_ROW_TWO_ROWS
 #define JAXHADA_ROW_TWO_ROWS 1
 #endif
@@ -1845,29 +1858,32 @@ inline cudaError_t BlocksFitAnSm(int device, int blocks, int smem, bool& fit) {
   return err;
 }
 
-// Rows two at a time, one block each, by a kernel that takes two rows of
-// 2^log2_d as one of twice the length with its top index bit left alone.
-// An odd last row is left to the caller: in, out and rows then point at it;
-// otherwise rows comes back 0.
+// Rows k = rows_a_block (2 or 4) at a time, one block each, by a kernel
+// that takes k rows of 2^log2_d as one of k times the length with its top
+// log2(k) index bits left alone. The rows past a multiple of k are left to
+// the caller: in, out and rows then point at them; otherwise rows comes
+// back 0.
 template <typename T>
-cudaError_t LaunchTwoRowsABlock(void (*kernel)(const T*, T*, int64_t, float), int threads,
+cudaError_t LaunchRowsABlock(void (*kernel)(const T*, T*, int64_t, float), int threads,
                                 int smem, cudaStream_t stream, const T*& in, T*& out,
                                 int64_t& rows, int log2_d, float scale,
-                                int64_t rows_per_launch) {
+                                int64_t rows_per_launch, int rows_a_block = 2) {
   const cudaError_t err = LaunchBlocksPerRow<T>(kernel, 1, threads, smem, stream, in, out,
-                                                rows / 2, scale, rows_per_launch);
-  if (err != cudaSuccess || rows % 2 == 0) {
+                                                rows / rows_a_block, scale, rows_per_launch);
+  const int64_t left = rows % rows_a_block;
+  if (err != cudaSuccess || left == 0) {
     rows = 0;
     return err;
   }
-  in += (rows - 1) << log2_d;
-  out += (rows - 1) << log2_d;
-  rows = 1;
+  in += (rows - left) << log2_d;
+  out += (rows - left) << log2_d;
+  rows = left;
   return err;
 }
 
 // 16-bit d = 4096 (two rows a block of the wide kernel at 8192, an odd last
-// row on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
+// row on the warp path), f32 d = 4096 (four rows a block of the row kernel,
+// the rest on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
 // tensor-core paths (16-bit: the wide kernel at 8192 and 16384, pairs of
 // 128-thread blocks at 32768, their form chosen by whether the call is in
 // place) or the row path (f32: two rows a block at 8192, a pair of blocks
@@ -1892,8 +1908,17 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     if (err != cudaSuccess) return err;
     if (runs) {
       // An odd row count leaves the last row to the warp path.
-      err = LaunchTwoRowsABlock<T>(HadamardMmaRowWideKernel<T, 13, true>, Tr::kThreads, Tr::kSmem,
+      err = LaunchRowsABlock<T>(HadamardMmaRowWideKernel<T, 13, true>, Tr::kThreads, Tr::kSmem,
                                    stream, in, out, rows, L, scale, limits.rows_per_launch);
+      if (err != cudaSuccess || rows == 0) return err;
+    }
+    return LaunchWarp<T, L>(stream, in, out, rows, scale);
+  } else if constexpr (L == 12 && std::is_same_v<T, float>) {
+    constexpr int kSmem = RowTraits<T>::kSmem;
+    if (limits.row_path && kSmem <= smem_limit && rows >= 4) {
+      // Rows past a multiple of four go to the warp path.
+      err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 4>, RowTraits<T>::kThreads, kSmem,
+                                   stream, in, out, rows, L, scale, limits.rows_per_launch, 4);
       if (err != cudaSuccess || rows == 0) return err;
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
@@ -1902,7 +1927,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       constexpr int kSmem = RowTraits<T>::kSmem;
       if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
         // An odd row count leaves the last row to the block path.
-        err = LaunchTwoRowsABlock<T>(HadamardRowKernel<T, 1, true>, RowTraits<T>::kThreads, kSmem,
+        err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 2>, RowTraits<T>::kThreads, kSmem,
                                      stream, in, out, rows, L, scale, limits.rows_per_launch);
         if (err != cudaSuccess || rows == 0) return err;
       }
@@ -1965,7 +1990,8 @@ template <typename T, int L>
 cudaError_t LaunchFor(cudaStream_t stream, const T* in, T* out, int64_t rows, double scale,
                       const detail::PathLimits& limits) {
   if constexpr (L <= 10 || (L <= kWarpMaxLog2D && !std::is_same_v<T, double> &&
-                            !(L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096))) {
+                            !(L == 12 && sizeof(T) == 2 && JAXHADA_WIDE_4096) &&
+                            !(L == 12 && std::is_same_v<T, float> && JAXHADA_ROW_FOUR_ROWS))) {
     return LaunchWarp<T, L>(stream, in, out, rows, static_cast<typename Num<T>::Acc>(scale));
   } else if constexpr (std::is_same_v<T, double>) {
     return LaunchTwoPass<T, L>(stream, in, out, rows, scale);

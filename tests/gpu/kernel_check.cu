@@ -275,7 +275,8 @@ double CheckType(bool quick, int min_log2_d) {
       worst = std::max(worst, CheckCase<T>(log2_d, rows, PathLimits{}, "default"));
     }
   // Many rows: more than one wave of blocks at 4096 (16-bit: two rows a
-  // block, the odd last one on the warp path) and 8192 (16-bit: five blocks
+  // block, the odd last one on the warp path; f32: four rows a block, the
+  // last 1601 % 4 on the warp path) and 8192 (16-bit: five blocks
   // an SM; f32: two rows a block, three blocks an SM) and 16384, and of
   // pairs at 32768; and more rows than the block path's persistent grid at
   // 32768 (one block an SM), whose blocks stream their next row.
