@@ -68,6 +68,14 @@ def read_sass():
     return kernels
 
 
+def hadamard_kernels():
+    """The extension's kernels' sm_90 instructions, by mangled name (skips
+    as read_sass does)."""
+    found = {name: body for name, body in read_sass().items() if "Hadamard" in name}
+    assert found, "no Hadamard kernel in the extension's sm_90 code"
+    return found
+
+
 def opcode_and_operands(instruction):
     """("LDG.E.128", "R4, desc[UR4][R2.64]") from one instruction, its
     predicate dropped."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from cuda_sass import opcode_and_operands, read_sass
+from cuda_sass import hadamard_kernels, opcode_and_operands
 
 # Opcodes that reach device memory: loads, stores, cp.async, atomics and
 # reductions, generic accesses, bulk and tensor-memory copies. Shared-memory
@@ -35,10 +35,7 @@ def device_memory_before_the_wait(instructions):
 
 @pytest.fixture(scope="module")
 def kernels():
-    """The extension's kernels' sm_90 instructions, by mangled name."""
-    found = {name: body for name, body in read_sass().items() if "Hadamard" in name}
-    assert found, "no Hadamard kernel in the extension's sm_90 code"
-    return found
+    return hadamard_kernels()
 
 
 def test_every_kernel_waits_before_it_touches_device_memory(kernels):
