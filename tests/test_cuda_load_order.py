@@ -24,31 +24,51 @@ import pytest
 
 from cuda_sass import hadamard_kernels, opcode_and_operands
 
-_REGISTER = re.compile(r"\bR(\d+)\b")
+_REGISTER = re.compile(r"\bR(\d+)(\.64)?\b")
+
+# The kernels whose loads ptxas once put behind a wait: the f32 row kernel
+# (one, two or four rows a block) and the f32 pair; each issues 32 16-byte
+# loads a thread before its first wait.
+F32_ROW_KERNELS = re.compile(r"HadamardRowKernelIfLi[12]E")
+
+
+def _registers(operands):
+    """The registers an instruction names (both halves of a 64-bit pair)."""
+    named = set()
+    for number, wide in _REGISTER.findall(operands):
+        named |= {int(number), int(number) + 1} if wide else {int(number)}
+    return named
+
+
+def loads_around_the_first_wait(instructions):
+    """(loads before, loads after) the kernel's first wait: its 16-byte
+    loads from the first 16-byte load or cp.async on, up to the first branch
+    or exit after that wait."""
+    pending = set()
+    started = waited = False
+    before, after = [], []
+    for instruction in instructions:
+        op, operands = opcode_and_operands(instruction)
+        is_load = op.startswith("LDG.") and ".128" in op
+        started = started or is_load or op.startswith("LDGSTS")
+        if not started:
+            continue
+        if op.startswith("BRA") or op == "EXIT":
+            if waited:
+                break
+            continue
+        waited = waited or bool(pending & _registers(operands)) or op.startswith("DEPBAR")
+        if is_load:
+            (after if waited else before).append(instruction)
+            first = min(_registers(operands.split(",")[0]))
+            pending |= set(range(first, first + 4))
+    return before, after
 
 
 def loads_behind_a_wait(instructions):
     """The 16-byte loads that issue after the kernel's first wait ([] if
-    none), up to the first branch or exit after it."""
-    pending = set()
-    waited = None
-    late = []
-    for instruction in instructions:
-        op, operands = opcode_and_operands(instruction)
-        if op.startswith("BRA") or op == "EXIT":
-            if waited is not None:
-                break
-            continue
-        named = {int(r) for r in _REGISTER.findall(operands)}
-        is_load = op.startswith("LDG.") and ".128" in op
-        if waited is None and ((pending & named) or op.startswith("DEPBAR")):
-            waited = instruction
-        if is_load:
-            if waited is not None:
-                late.append(instruction)
-            first = int(_REGISTER.findall(operands.split(",")[0])[0])
-            pending |= set(range(first, first + 4))
-    return late
+    none)."""
+    return loads_around_the_first_wait(instructions)[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +79,15 @@ def kernels():
 def test_every_kernel_issues_its_loads_before_it_waits_for_one(kernels):
     late = {name: loads_behind_a_wait(body) for name, body in kernels.items()}
     assert {name: loads for name, loads in late.items() if loads} == {}
+
+
+def test_the_f32_row_kernels_issue_all_32_loads_first(kernels):
+    # So that the check above cannot pass because the loads it looks for
+    # became something else.
+    early = {name: len(loads_around_the_first_wait(body)[0])
+             for name, body in kernels.items() if F32_ROW_KERNELS.search(name)}
+    assert len(early) == 4, f"expected the f32 row kernels (1, 2, 4 rows) and pair: {early}"
+    assert set(early.values()) == {32}, early
 
 
 def test_the_check_catches_a_load_behind_a_wait():

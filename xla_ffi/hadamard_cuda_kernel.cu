@@ -233,9 +233,10 @@ __device__ __forceinline__ void WaitForPreviousGrids() {
 
 // Rows up to 2^kWarpMaxLog2D take the warp path: 16 accumulators a thread up
 // to d = 512, then 32 (d = 1024), 64 (2048) and 128 (4096), one whole row a
-// warp from d = 512 on. (16-bit rows of 4096 take it only where the wide
-// kernel at 8192 cannot take them two at a time, and for an odd last row:
-// LaunchLong.)
+// warp from d = 512 on. (Rows of 4096 take it only where a larger kernel
+// cannot take them several at a time, and for the rows of a call past a
+// multiple of that: two rows through the wide kernel at 8192 for 16-bit,
+// four through the f32 row kernel: LaunchLong.)
 // -DJAXHADA_WARP_MMA=0 builds the shuffle-only form, to time against.
 #ifndef JAXHADA_WARP_MMA
 #define JAXHADA_WARP_MMA 1
@@ -722,8 +723,8 @@ __device__ __forceinline__ void PairWait(bool when) {
 }
 
 // ------------------------------------------------------------ row path
-// For f32 at d = 16384, and two rows of 8192 at a time (16-bit rows take
-// the tensor-core path below). A block of 128 threads holds the whole
+// For f32 at d = 16384, and two rows of 8192 or four of 4096 at a time
+// (16-bit rows take the tensor-core path below). A block of 128 threads holds the whole
 // row in registers, 128 float accumulators a thread, in two layouts of the
 // index bits [0, 14), joined by exchanges through shared memory X:
 //   A (load and store): thread bits are index bits [w, w+7), so each warp
@@ -823,8 +824,8 @@ struct RowTraits {
   // permutation of the index bits commutes with the transform (H = P H
   // P^T), so nothing else changes. On the H200 that took f32 d = 16384 from
   // 1.044-1.047 of the copy to 1.029-1.032 out of place, and from 1.052-1.055
-  // to 1.033-1.038 in place (notes v19). Rows of 16384 (and pairs of rows of
-  // 8192) only: the pair's half
+  // to 1.033-1.038 in place (notes v19). Rows of 16384 (and two rows of 8192,
+  // four of 4096) only: the pair's half
   // spilled 24 bytes with it. -DJAXHADA_ROW_WARP_LOADS=0 builds without it, to time against.
   template <bool kWarpPieces>
   static __device__ __forceinline__ int LoadElement(int t) {
@@ -852,7 +853,9 @@ __device__ __forceinline__ void StoreQuad(float* p, const float (&v)[128], int m
 // B -> A, exactly the words of X it read in A -> B, so two barriers do; the
 // caller guards X against the previous row (or its staged data) itself.
 // kMaskA and kMaskB say which register bits each layout transforms: all
-// seven, but for two rows of 8192 (HadamardRowKernel) one bit less.
+// seven, less those HadamardRowKernel transformed while its loads landed
+// (in A) and, for two rows of 8192 or four of 4096, the one or two bits
+// that select the row.
 template <int kLogW, unsigned kMaskA = 0x7Fu, unsigned kMaskB = 0x7Fu>
 __device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* xb) {
   RegButterflies(v, kMaskA);
@@ -955,7 +958,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // it has landed, while the rest is in flight. A warp barrier after
       // each group keeps ptxas from sinking lo's loads below the waits
       // (it did: three quarters of them issued only once all of hi had
-      // landed). On the H200 at 256 MiB: 1.078 -> 1.056 of the copy
+      // landed). On the H200 at 256 MiB: 1.078 -> 1.054 of the copy
       // (notes v27).
       // From a block's second row on: the previous row's reads of X are done.
       if (row != blockIdx.x / kHalves) __syncthreads();
@@ -1494,6 +1497,9 @@ template struct MmaRowWideLayoutChecks<14>;
 
 // -DJAXHADA_ROW_TWO_ROWS=0 sends f32 rows of d = 8192 down the block path
 // instead of two at a time through the f32 row kernel, to time against.
+#ifndef JAXHADA_ROW_TWO_ROWS
+#define JAXHADA_ROW_TWO_ROWS 1
+#endif
 // f32 rows of d = 4096 go four at a time through the same kernel, the rows
 // past a multiple of four to the warp path: on the H200 1.011-1.015 /
 // 1.009-1.016 of the copy at 256 MiB, out of place / in place, against the
@@ -1502,9 +1508,6 @@ template struct MmaRowWideLayoutChecks<14>;
 // -DJAXHADA_ROW_FOUR_ROWS=0 keeps them on the warp path, to time against.
 #ifndef JAXHADA_ROW_FOUR_ROWS
 #define JAXHADA_ROW_FOUR_ROWS 1
-#endif
-#ifndef JAXHADA_ROW_TWO_ROWS
-#define JAXHADA_ROW_TWO_ROWS 1
 #endif
 // -DJAXHADA_WIDE_8192=0 sends 16-bit rows of d = 8192 down the block path
 // instead, as before, to time against.
@@ -1728,7 +1731,8 @@ cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, 
 }
 
 // On sm_90 the d = 4096 warp kernels (128 accumulators a thread, no shared
-// memory) run closer to the copy with 60 KB of L1, the 196 KB shared-memory
+// memory; for 16-bit and, since v27, f32 they serve only the rows past a
+// multiple of two or four, and calls the larger kernels cannot take) run closer to the copy with 60 KB of L1, the 196 KB shared-memory
 // configuration that an 85% carveout preference picks, than with all 256 KB:
 // in place by about 0.6 points for 16-bit and 1.1-1.3 for f32, out of place
 // by up to half a point (H200, both orders, notes v20). Smaller rows did not
@@ -1824,7 +1828,7 @@ inline cudaError_t PairPathRuns(int device, bool& runs) {
 }
 
 // One block a row (d = 8192 for 16-bit, 16384; f32 at 8192 and 16-bit at
-// 4096, two rows a block), or one pair of blocks a row as a cluster
+// 4096, two rows a block; f32 at 4096, four), or one pair of blocks a row as a cluster
 // (d = 32768, the pair path), handed out by the hardware to whichever SM
 // frees up first: the row path (f32) and the tensor-core path (16-bit). A
 // persistent grid streaming rows ahead measured slower for both (notes v7,
@@ -1858,16 +1862,28 @@ inline cudaError_t BlocksFitAnSm(int device, int blocks, int smem, bool& fit) {
   return err;
 }
 
+// The block path, staged where the row fits beside X in a block's shared
+// memory (smem_limit bytes), else unstaged.
+template <typename T, int L>
+cudaError_t LaunchBlockPath(cudaStream_t stream, const T* in, T* out, int64_t rows, float scale,
+                            int device, int smem_limit) {
+  if (BlockTraits<T, L, true>::kSmem <= smem_limit)
+    return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);
+  if (BlockTraits<T, L, false>::kSmem <= smem_limit)
+    return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device);
+  return cudaErrorInvalidConfiguration;
+}
+
 // Rows k = rows_a_block (2 or 4) at a time, one block each, by a kernel
 // that takes k rows of 2^log2_d as one of k times the length with its top
-// log2(k) index bits left alone. The rows past a multiple of k are left to
+// log2(k) index bits left alone (the kernel's own kRowsABlock: the caller
+// passes both). The rows past a multiple of k are left to
 // the caller: in, out and rows then point at them; otherwise rows comes
 // back 0.
 template <typename T>
-cudaError_t LaunchRowsABlock(void (*kernel)(const T*, T*, int64_t, float), int threads,
-                                int smem, cudaStream_t stream, const T*& in, T*& out,
-                                int64_t& rows, int log2_d, float scale,
-                                int64_t rows_per_launch, int rows_a_block = 2) {
+cudaError_t LaunchRowsABlock(void (*kernel)(const T*, T*, int64_t, float), int rows_a_block,
+                             int threads, int smem, cudaStream_t stream, const T*& in, T*& out,
+                             int64_t& rows, int log2_d, float scale, int64_t rows_per_launch) {
   const cudaError_t err = LaunchBlocksPerRow<T>(kernel, 1, threads, smem, stream, in, out,
                                                 rows / rows_a_block, scale, rows_per_launch);
   const int64_t left = rows % rows_a_block;
@@ -1908,27 +1924,35 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     if (err != cudaSuccess) return err;
     if (runs) {
       // An odd row count leaves the last row to the warp path.
-      err = LaunchRowsABlock<T>(HadamardMmaRowWideKernel<T, 13, true>, Tr::kThreads, Tr::kSmem,
-                                   stream, in, out, rows, L, scale, limits.rows_per_launch);
+      err = LaunchRowsABlock<T>(HadamardMmaRowWideKernel<T, 13, true>, /*rows_a_block=*/2,
+                                Tr::kThreads, Tr::kSmem, stream, in, out, rows, L, scale,
+                                limits.rows_per_launch);
       if (err != cudaSuccess || rows == 0) return err;
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
-  } else if constexpr (L == 12 && std::is_same_v<T, float>) {
+  } else if constexpr (L == 12 && std::is_same_v<T, float> && JAXHADA_ROW_FOUR_ROWS) {
     constexpr int kSmem = RowTraits<T>::kSmem;
     if (limits.row_path && kSmem <= smem_limit && rows >= 4) {
-      // Rows past a multiple of four go to the warp path.
-      err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 4>, RowTraits<T>::kThreads, kSmem,
-                                   stream, in, out, rows, L, scale, limits.rows_per_launch, 4);
+      // The rows past a multiple of four are left to the path below.
+      err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 4>, /*rows_a_block=*/4,
+                                RowTraits<T>::kThreads, kSmem, stream, in, out, rows, L, scale,
+                                limits.rows_per_launch);
       if (err != cudaSuccess || rows == 0) return err;
     }
-    return LaunchWarp<T, L>(stream, in, out, rows, scale);
+    // The warp path, unless the build lowers JAXHADA_WARP_MAX_LOG2_D: then
+    // the block path, as for 4096 without this form.
+    if constexpr (L <= kWarpMaxLog2D)
+      return LaunchWarp<T, L>(stream, in, out, rows, scale);
+    else
+      return LaunchBlockPath<T, L>(stream, in, out, rows, scale, device, smem_limit);
   } else {
     if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
       constexpr int kSmem = RowTraits<T>::kSmem;
       if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
         // An odd row count leaves the last row to the block path.
-        err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 2>, RowTraits<T>::kThreads, kSmem,
-                                     stream, in, out, rows, L, scale, limits.rows_per_launch);
+        err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 2>, /*rows_a_block=*/2,
+                                  RowTraits<T>::kThreads, kSmem, stream, in, out, rows, L, scale,
+                                  limits.rows_per_launch);
         if (err != cudaSuccess || rows == 0) return err;
       }
     }
@@ -1965,11 +1989,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
         return LaunchBlocksPerRow<T>(kernel, kHalves, threads, smem, stream, in, out, rows, scale,
                                      limits.rows_per_launch);
     }
-    if (BlockTraits<T, L, true>::kSmem <= smem_limit)
-      return BlockLaunch<T, L, true>(stream, in, out, rows, scale, device);
-    if (BlockTraits<T, L, false>::kSmem <= smem_limit)
-      return BlockLaunch<T, L, false>(stream, in, out, rows, scale, device);
-    return cudaErrorInvalidConfiguration;
+    return LaunchBlockPath<T, L>(stream, in, out, rows, scale, device, smem_limit);
   }
 }
 

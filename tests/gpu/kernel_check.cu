@@ -247,8 +247,9 @@ double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char*
 // 16-bit 8192 also where five of its blocks do not fit an SM; and the odd
 // last row of an f32 call at 8192), staged and unstaged (a GPU without room
 // for the staged row either). At 2048 and 4096 the warp path serves these
-// calls unless the build lowers JAXHADA_WARP_MAX_LOG2_D (16-bit at 4096:
-// always the warp path).
+// calls unless the build lowers JAXHADA_WARP_MAX_LOG2_D (4096 without the
+// row path: 16-bit always the warp path, f32 too unless the build also sets
+// JAXHADA_ROW_FOUR_ROWS=0).
 template <typename T, int L>
 double CheckBlockPaths(int64_t rows) {
   if constexpr (sizeof(T) <= 4 && L >= 11) {
@@ -287,7 +288,8 @@ double CheckType(bool quick, int min_log2_d) {
   // The row and pair paths' loop over further rows (past 2^24 rows otherwise):
   // 33 rows on 4 blocks (pairs), so each runs 8 or 9 rows (f32 at 8192: 16
   // pairs of rows on 4 blocks, and the last row on the block path; 34 rows
-  // leave none; 16-bit at 4096 likewise, the last row on the warp path).
+  // leave none; 16-bit at 4096 likewise, the last row on the warp path; f32
+  // at 4096: 8 blocks of four rows, and 1 or 2 rows on the warp path).
   for (int log2_d : {12, 13, 14, 15})
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
   for (int log2_d : {12, 13})
@@ -419,8 +421,9 @@ void CheckBackToBack(const BackToBackChain& chain) {
 // 4096, the d = 16384 kernels, small rows); the block path, whose persistent
 // grid launches all its blocks at once; the row and pair paths looping over
 // rows on four blocks (pairs); odd row counts at 4096 and 8192, where one
-// call is two kernels (16-bit: the last row on the warp path; f32 at 8192:
-// on the block path).
+// call is two kernels (16-bit: the last row on the warp path; f32 at 4096:
+// the rows past a multiple of four on the warp path; f32 at 8192: the last
+// row on the block path).
 template <typename T>
 void CheckBackToBackChains(int log2_n) {
   const int64_t n = int64_t{1} << log2_n;
@@ -840,8 +843,8 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   // --shared-memory: the quick check from d = 2048 on, for
   // compute-sanitizer's racecheck and synccheck. Only the block, row and
-  // pair paths use shared memory and barriers: from d = 4096 (16-bit) and
-  // 8192 (f32) in the default build, from 2048 in one with a lower
+  // pair paths use shared memory and barriers: from d = 4096 in the default
+  // build, from 2048 in one with a lower
   // JAXHADA_WARP_MAX_LOG2_D; the warp path below uses neither.
   const bool shared_memory = mode == "--shared-memory";
   const bool quick = mode == "--quick" || shared_memory;
