@@ -94,23 +94,30 @@ __device__ __forceinline__ void StoreVec(T* p, const Acc (&v)[kN], int first, Ac
   *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(e);
 }
 
-// Butterflies over every register-index bit k set in `mask`. Called only with
-// constant masks from fully unrolled code, so every v[] index is a
-// compile-time constant and v stays in registers.
-template <int kN, typename Acc>
-__device__ __forceinline__ void RegButterflies(Acc (&v)[kN], unsigned mask) {
+// Butterflies over every register-index bit k set in `mask` (k below
+// log2(kSpan)) of the kSpan accumulators v[base .. base+kSpan). Called only
+// with constant masks and bases from fully unrolled code, so every v[] index
+// is a compile-time constant and v stays in registers.
+template <int kSpan, int kN, typename Acc>
+__device__ __forceinline__ void RegButterfliesAt(Acc (&v)[kN], int base, unsigned mask) {
+  static_assert(kSpan <= kN, "the span lies within v");
 #pragma unroll
-  for (int k = 0; (1 << k) < kN; ++k) {
+  for (int k = 0; (1 << k) < kSpan; ++k) {
     if (!((mask >> k) & 1u)) continue;
 #pragma unroll
-    for (int j = 0; j < kN; ++j) {
+    for (int j = 0; j < kSpan; ++j) {
       if (j & (1 << k)) continue;
-      const Acc a = v[j];
-      const Acc b = v[j | (1 << k)];
-      v[j] = a + b;
-      v[j | (1 << k)] = a - b;
+      const Acc a = v[base + j];
+      const Acc b = v[base + (j | (1 << k))];
+      v[base + j] = a + b;
+      v[base + (j | (1 << k))] = a - b;
     }
   }
+}
+// The same over all of v.
+template <int kN, typename Acc>
+__device__ __forceinline__ void RegButterflies(Acc (&v)[kN], unsigned mask) {
+  RegButterfliesAt<kN>(v, 0, mask);
 }
 
 // Butterflies across lanes for every lane bit set in `mask`. The upper lane of
@@ -872,23 +879,6 @@ __device__ __forceinline__ void RowTransform(float (&v)[128], float* xa, float* 
   for (int j = 0; j < 128; ++j) v[j] = xa[RowXWord<kLogW, false>(j)];
 }
 
-// Butterflies over register bits 0 .. log2(kN)-1 of v[base .. base+kN): the
-// pair path's first register stages on one group of chunks as it lands.
-template <int kN, int kAll>
-__device__ __forceinline__ void GroupButterflies(float (&v)[kAll], int base) {
-#pragma unroll
-  for (int k = 0; (1 << k) < kN; ++k) {
-#pragma unroll
-    for (int j = 0; j < kN; ++j) {
-      if (j & (1 << k)) continue;
-      const float a = v[base + j];
-      const float b = v[base + (j | (1 << k))];
-      v[base + j] = a + b;
-      v[base + (j | (1 << k))] = a - b;
-    }
-  }
-}
-
 // Every load of a row issued before any arithmetic that waits for one.
 // A warp issues in order, so the first instruction that needs a load's
 // value holds back every load after it. Left to itself, ptxas (nvcc 13.0)
@@ -941,7 +931,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   constexpr int kPairGroups = 4;
   constexpr int kGroupChunks = Tr::kChunks / kPairGroups;
   // Register bits of layout A that the load phase transforms: the pair's
-  // first five (GroupButterflies), or bit 0 (the stage behind
+  // first five (RegButterfliesAt, a group at a time), or bit 0 (the stage behind
   // OneAfterIssuedLoads).
   constexpr unsigned kLoadPhaseBits = kHalves == 2 ? kGroupChunks * kW - 1 : 1u;
   // One block (pair) a row (a grid-stride loop only past 2^24 rows): the
@@ -984,7 +974,8 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
 #pragma unroll
           for (int i = 0; i < kW; ++i) v[c * kW + i] = fmaf(hi[i], hi_sign, v[c * kW + i]);
         }
-        GroupButterflies<kGroupChunks * kW>(v, g * kGroupChunks * kW);
+        // The group's own register bits: its vectors' and its chunks'.
+        RegButterfliesAt<kGroupChunks * kW>(v, g * kGroupChunks * kW, kGroupChunks * kW - 1);
       }
       __syncthreads();  // all of hi is out of X before the exchange writes it
       // Reached out of place too, predicated off: one kernel serves both.
@@ -1897,6 +1888,20 @@ cudaError_t LaunchRowsABlock(void (*kernel)(const T*, T*, int64_t, float), int r
   return err;
 }
 
+// f32 rows kRowsABlock (2 or 4) at a time through the f32 row kernel, where
+// the row path may run and there are that many rows (else nothing is
+// launched and in, out and rows are left as they are).
+template <int kRowsABlock>
+cudaError_t LaunchRowKernelRowsABlock(cudaStream_t stream, const float*& in, float*& out,
+                                      int64_t& rows, int log2_d, float scale,
+                                      const detail::PathLimits& limits, int smem_limit) {
+  using Tr = RowTraits<float>;
+  if (!limits.row_path || Tr::kSmem > smem_limit || rows < kRowsABlock) return cudaSuccess;
+  return LaunchRowsABlock<float>(HadamardRowKernel<float, 1, kRowsABlock>, kRowsABlock,
+                                 Tr::kThreads, Tr::kSmem, stream, in, out, rows, log2_d, scale,
+                                 limits.rows_per_launch);
+}
+
 // 16-bit d = 4096 (two rows a block of the wide kernel at 8192, an odd last
 // row on the warp path), f32 d = 4096 (four rows a block of the row kernel,
 // the rest on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
@@ -1931,14 +1936,9 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     }
     return LaunchWarp<T, L>(stream, in, out, rows, scale);
   } else if constexpr (L == 12 && std::is_same_v<T, float> && JAXHADA_ROW_FOUR_ROWS) {
-    constexpr int kSmem = RowTraits<T>::kSmem;
-    if (limits.row_path && kSmem <= smem_limit && rows >= 4) {
-      // The rows past a multiple of four are left to the path below.
-      err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 4>, /*rows_a_block=*/4,
-                                RowTraits<T>::kThreads, kSmem, stream, in, out, rows, L, scale,
-                                limits.rows_per_launch);
-      if (err != cudaSuccess || rows == 0) return err;
-    }
+    // The rows past a multiple of four are left to the path below.
+    err = LaunchRowKernelRowsABlock<4>(stream, in, out, rows, L, scale, limits, smem_limit);
+    if (err != cudaSuccess || rows == 0) return err;
     // The warp path, unless the build lowers JAXHADA_WARP_MAX_LOG2_D: then
     // the block path, as for 4096 without this form.
     if constexpr (L <= kWarpMaxLog2D)
@@ -1947,14 +1947,9 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       return LaunchBlockPath<T, L>(stream, in, out, rows, scale, device, smem_limit);
   } else {
     if constexpr (L == 13 && std::is_same_v<T, float> && JAXHADA_ROW_TWO_ROWS) {
-      constexpr int kSmem = RowTraits<T>::kSmem;
-      if (limits.row_path && kSmem <= smem_limit && rows >= 2) {
-        // An odd row count leaves the last row to the block path.
-        err = LaunchRowsABlock<T>(HadamardRowKernel<T, 1, 2>, /*rows_a_block=*/2,
-                                  RowTraits<T>::kThreads, kSmem, stream, in, out, rows, L, scale,
-                                  limits.rows_per_launch);
-        if (err != cudaSuccess || rows == 0) return err;
-      }
+      // An odd row count leaves the last row to the block path.
+      err = LaunchRowKernelRowsABlock<2>(stream, in, out, rows, L, scale, limits, smem_limit);
+      if (err != cudaSuccess || rows == 0) return err;
     }
     if constexpr (L == 14 || L == 15 || (L == 13 && sizeof(T) == 2 && JAXHADA_WIDE_8192)) {
       constexpr int kHalves = L == 15 ? 2 : 1;
