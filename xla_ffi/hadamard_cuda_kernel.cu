@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -162,20 +163,25 @@ __device__ __forceinline__ void MmaM16N8K16(float& d0, float& d1, float& d2, flo
 #undef JAXHADA_MMA_H16
 }
 
-// This lane's part of H16 as an MMA's A operand (row-major 16 x 16; the
-// warp path uses its registers as B, H16 being symmetric): its registers
-// hold (row g, cols 2q, 2q+1), (g+8, 2q..), (g, 2q+8..), (g+8, 2q+8..) for
-// g = lane / 4, q = lane % 4; H[m][k] = (-1)^popcount(m & k).
+// The bits of a 16-bit value.
+__device__ __forceinline__ uint32_t Bits16(__half x) { return __half_as_ushort(x); }
+__device__ __forceinline__ uint32_t Bits16(__nv_bfloat16 x) { return __bfloat16_as_ushort(x); }
+
+// This lane's part of H16 times `entry` (1 unless said) as an MMA's A
+// operand (row-major 16 x 16; the warp path uses its registers as B, H16
+// being symmetric): its registers hold (row g, cols 2q, 2q+1), (g+8, 2q..),
+// (g, 2q+8..), (g+8, 2q+8..) for g = lane / 4, q = lane % 4;
+// H[m][k] = (-1)^popcount(m & k).
 template <typename T>
-__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
-  constexpr uint32_t kOne = std::is_same_v<T, __nv_bfloat16> ? 0x3F80u : 0x3C00u;
+__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4], T entry = T(1.0f)) {
+  const uint32_t kOne = Bits16(entry);
   constexpr uint32_t kSign = 0x8000u;
   const int g = lane >> 2, q = lane & 3;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int m = g + 8 * (i & 1), k = 2 * q + 8 * (i >> 1);
-    const uint32_t lo = kOne | (__popc(m & k) & 1 ? kSign : 0u);
-    const uint32_t hi = kOne | (__popc(m & (k + 1)) & 1 ? kSign : 0u);
+    const uint32_t lo = kOne ^ (__popc(m & k) & 1 ? kSign : 0u);
+    const uint32_t hi = kOne ^ (__popc(m & (k + 1)) & 1 ? kSign : 0u);
     a[i] = lo | (hi << 16);
   }
 }
@@ -1522,6 +1528,29 @@ template struct MmaRowWideLayoutChecks<14>;
 #define JAXHADA_WIDE_4096 1
 #endif
 
+// Where `scale` is a normal value of T (1/sqrt(d) at d = 4096 and 16384,
+// and 1), the wide kernel puts it in H16's entries (kScaleInMma): the MMA's
+// products with it are exact, as with ±1, so the MMA's output comes out
+// scaled (for a power of two, bit for bit as when multiplied after the
+// butterflies) and B stores without a multiply, 64 FMULs a thread fewer:
+// 1.041-1.047 / 1.048-1.057 of the copy at d = 16384, 2^27 elements,
+// against 1.046-1.053 / 1.053-1.061 (notes v28). The same FMULs folded
+// into B's last butterflies instead (an FMUL and two FFMAs a pair where two
+// FADDs and two FMULs were) read 0.5-1 point slower than either.
+// -DJAXHADA_SCALE_IN_MMA=0 multiplies at the store always, to time against.
+#ifndef JAXHADA_SCALE_IN_MMA
+#define JAXHADA_SCALE_IN_MMA 1
+#endif
+template <typename T>
+bool ScaleInMma(float scale) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &scale, sizeof bits);
+  const int exponent = static_cast<int>((bits >> 23) & 0xFFu) - 127;
+  if (!JAXHADA_SCALE_IN_MMA || exponent == -127 || exponent == 128) return false;  // 0, subnormal, inf, NaN
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) return (bits & 0xFFFFu) == 0;
+  return exponent >= -14 && exponent <= 15 && (bits & 0x1FFFu) == 0;  // a normal f16 value
+}
+
 // At d = 16384 two blocks an SM, with registers to spare, measured 5% slower
 // than three (notes v11).
 template <typename T, int L>
@@ -1567,7 +1596,9 @@ __device__ __forceinline__ void StoreLayoutB(T* dst, const float (&v)[64], float
 
 // kTwoRows (L = 13): two rows of d = 4096 a block, as one row of 8192 whose
 // top index bit (A's warp bit 12, B's register bit 4) is left alone.
-template <typename T, int L, bool kTwoRows = false>
+// kScaleInMma: the launcher has checked that scale is a normal value of T
+// (ScaleInMma).
+template <typename T, int L, bool kTwoRows = false, bool kScaleInMma = false>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
   WaitForPreviousGrids();
@@ -1584,7 +1615,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
   const float* const xb = X + Tr::XWordB(lane, warp);
   const int out_base = Tr::OutputElement(lane, warp);
   uint32_t h16[4];
-  H16Fragment<T>(lane, h16);
+  H16Fragment<T>(lane, h16, kScaleInMma ? Num<T>::FromAcc(scale) : T(1.0f));
   // One block a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* src = in + row * Tr::kD + Lay::LoadElement(lane, warp);
@@ -1600,7 +1631,7 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
     __syncthreads();
     ReadLayoutB<Tr, Lay>(xb, v);
     RegButterflies(v, kMaskB);
-    StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, scale);
+    StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, kScaleInMma ? 1.0f : scale);
   }
 }
 
@@ -1929,7 +1960,9 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     if (err != cudaSuccess) return err;
     if (runs) {
       // An odd row count leaves the last row to the warp path.
-      err = LaunchRowsABlock<T>(HadamardMmaRowWideKernel<T, 13, true>, /*rows_a_block=*/2,
+      err = LaunchRowsABlock<T>(ScaleInMma<T>(scale) ? HadamardMmaRowWideKernel<T, 13, true, true>
+                                                     : HadamardMmaRowWideKernel<T, 13, true>,
+                                /*rows_a_block=*/2,
                                 Tr::kThreads, Tr::kSmem, stream, in, out, rows, L, scale,
                                 limits.rows_per_launch);
       if (err != cudaSuccess || rows == 0) return err;
@@ -1956,7 +1989,8 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       void (*kernel)(const T*, T*, int64_t, float) = nullptr;
       int threads = 0, smem = 0;
       if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
-        kernel = HadamardMmaRowWideKernel<T, L>;
+        kernel = ScaleInMma<T>(scale) ? HadamardMmaRowWideKernel<T, L, false, true>
+                                      : HadamardMmaRowWideKernel<T, L>;
         threads = MmaRowWideTraits<T, L>::kThreads;
         smem = MmaRowWideTraits<T, L>::kSmem;
       } else if constexpr (sizeof(T) == 2) {

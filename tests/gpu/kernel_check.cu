@@ -183,12 +183,15 @@ double g_worst_row = 0;
 uint64_t g_seed = 12345;
 
 // One size: out-of-place and in-place against the reference, on the paths
-// that `limits` allows.
+// that `limits` allows. The scale is 1 or 1/sqrt(d), times `scale_factor`.
 template <typename T>
-double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char* tag) {
+double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char* tag,
+                 double scale_factor = 1.0) {
   const int64_t n = rows << log2_d;
   const size_t bytes = static_cast<size_t>(n) * sizeof(T);
-  const double scale = (log2_d % 3 == 1) ? 1.0 : 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d));
+  const double scale =
+      scale_factor *
+      ((log2_d % 3 == 1) ? 1.0 : 1.0 / std::sqrt(static_cast<double>(int64_t{1} << log2_d)));
   T *din = nullptr, *dout = nullptr;
   CUDA_CHECK(cudaMalloc(&din, bytes));
   CUDA_CHECK(cudaMalloc(&dout, bytes));
@@ -294,6 +297,10 @@ double CheckType(bool quick, int min_log2_d) {
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
   for (int log2_d : {12, 13})
     worst = std::max(worst, CheckCase<T>(log2_d, 34, PathLimits{-1, true, 4}, "rows loop"));
+  // The scale above is a 16-bit value at d = 4096, 8192 and 16384, where
+  // the wide kernel then puts it in the MMA (ScaleInMma); one that is not.
+  for (int log2_d : {12, 13, 14})
+    worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{}, "scale not a 16-bit value", 1.1));
   if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
   for (int64_t rows : {int64_t{7}, int64_t{33}}) {
     worst = std::max(worst, CheckBlockPaths<T, 11>(rows));
