@@ -927,15 +927,31 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x;
+  constexpr bool kWarpPieces = JAXHADA_ROW_WARP_LOADS && kHalves == 1;
+  constexpr int kChunkElements = Tr::template ChunkElements<kWarpPieces>();
+  constexpr int kPairGroups = 4;
+  constexpr int kGroupChunks = Tr::kChunks / kPairGroups;
+  float v[Tr::kV];
+  // A pair's loads of row r: hi into X, lo into v (below).
+  auto load_pair_row = [&](int64_t r) {
+    const T* src = in + r * kRowD + Tr::template LoadElement<kWarpPieces>(t);
+#pragma unroll
+    for (int g = 0; g < kPairGroups; ++g) {
+#pragma unroll
+      for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c)
+        CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * kChunkElements);
+      CpAsyncCommit();
+#pragma unroll
+      for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c)
+        LoadVec<T>(src + c * kChunkElements, v, c * kW);
+      __syncwarp();
+    }
+  };
   float* const xa = X + RowXWord<kLogW, true>(t);
   float* const xb = X + RowXWord<kLogW, false>(t);
   const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
   const bool pair_sync = kHalves == 2 && static_cast<const void*>(in) == out;
-  constexpr bool kWarpPieces = JAXHADA_ROW_WARP_LOADS && kHalves == 1;
-  constexpr int kChunkElements = Tr::template ChunkElements<kWarpPieces>();
   const float hi_sign = half ? -1.0f : 1.0f;
-  constexpr int kPairGroups = 4;
-  constexpr int kGroupChunks = Tr::kChunks / kPairGroups;
   // Register bits of layout A that the load phase transforms: the pair's
   // first five (RegButterfliesAt, a group at a time), or bit 0 (the stage behind
   // OneAfterIssuedLoads).
@@ -944,8 +960,6 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   // hardware hands rows to whichever SM frees up first. (A persistent grid,
   // and prefetching each block's next row into L2, both measured slower.)
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
-    const T* src = in + row * kRowD + Tr::template LoadElement<kWarpPieces>(t);
-    float v[Tr::kV];
     if constexpr (kHalves == 2) {
       // hi streams into X (free until the first exchange) while lo loads
       // into registers: holding both in registers would spill. Both come
@@ -958,17 +972,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // (notes v27).
       // From a block's second row on: the previous row's reads of X are done.
       if (row != blockIdx.x / kHalves) __syncthreads();
-#pragma unroll
-      for (int g = 0; g < kPairGroups; ++g) {
-#pragma unroll
-        for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c)
-          CpAsync16(X + (c * Tr::kThreads + t) * kW, src + Tr::kD + c * kChunkElements);
-        CpAsyncCommit();
-#pragma unroll
-        for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c)
-          LoadVec<T>(src + c * kChunkElements, v, c * kW);
-        __syncwarp();
-      }
+      load_pair_row(row);
 #pragma unroll
       for (int g = 0; g < kPairGroups; ++g) {
         // Each thread reads back only what it staged.
@@ -990,6 +994,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
       // kernel around it (notes v13).
       PairArrive(pair_sync, t);
     } else {
+      const T* src = in + row * kRowD + Tr::template LoadElement<kWarpPieces>(t);
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c) LoadVec<T>(src + c * kChunkElements, v, c * kW);
       const float one = OneAfterIssuedLoads(xa);  // xa[0]: written first in RowTransform
@@ -1279,6 +1284,33 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  constexpr int kGroups = 4, kPerGroup = Tr::kChunks / kGroups;
+  // Vector (p, c) of this thread at smem[(16 p + c) * 128 + t]: each
+  // thread reads back only what it staged, so no barrier before that. Four
+  // groups of chunks, so that the MMAs start on the first group while the
+  // rest are in flight.
+  auto stage_row = [&](int64_t r) {
+    const T* src = in + r * kRowD + Lay::LoadElement(lane, warp);
+#pragma unroll
+    for (int g = 0; g < kGroups; ++g) {
+#pragma unroll
+      for (int p = 0; p < 2; ++p)
+#pragma unroll
+        for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
+          CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
+                    src + p * Tr::kD + c * Lay::ChunkElements());
+      CpAsyncCommit();
+    }
+  };
+  // A block's first row is staged before the setup below (H16, the X
+  // addresses: some 85 instructions), which runs while it flies; the first
+  // copy went out at instruction 125 of the SASS, now at 41. On the H200,
+  // d = 32768: 1.040-1.045 / 1.050-1.057 of the copy at 2^27 elements ->
+  // 1.027-1.032 / 1.037-1.046 (notes v28). The same in the f32 pair, and
+  // the loads of the wide kernel's first row before its setup, gained
+  // nothing or lost (the wide kernel then spilled a register).
+  if constexpr (kStaged)
+    if (blockIdx.x / kHalves < rows) stage_row(blockIdx.x / kHalves);
   float* const xa = X + Tr::XWordA(lane, warp);
   const float* const xb = X + Tr::XWordB(lane, warp);
   const int half = kHalves == 2 ? static_cast<int>(blockIdx.x & 1) : 0;
@@ -1298,21 +1330,9 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
     const bool first_row = row == blockIdx.x / kHalves;
     const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
     if constexpr (kStaged) {
-      // Vector (p, c) of this thread at smem[(16 p + c) * 128 + t]: each
-      // thread reads back only what it staged, so no barrier before that.
-      if (!first_row) __syncthreads();  // the previous row's reads of X are done
-      constexpr int kGroups = 4, kPerGroup = Tr::kChunks / kGroups;
-      // Four groups of chunks, so that the MMAs start on the first group while
-      // the rest are in flight.
-#pragma unroll
-      for (int g = 0; g < kGroups; ++g) {
-#pragma unroll
-        for (int p = 0; p < 2; ++p)
-#pragma unroll
-          for (int c = g * kPerGroup; c < (g + 1) * kPerGroup; ++c)
-            CpAsync16(smem + (p * Tr::kChunks + c) * Tr::kThreads + t,
-                      src + p * Tr::kD + c * Lay::ChunkElements());
-        CpAsyncCommit();
+      if (!first_row) {
+        __syncthreads();  // the previous row's reads of X are done
+        stage_row(row);
       }
 #pragma unroll
       for (int g = 0; g < kGroups; ++g) {
