@@ -1,0 +1,37 @@
+"""The wide tensor-core kernel's two forms, read from the compiled CUDA code
+(sm_90 SASS): where the scale is a normal 16-bit value the launcher takes the
+form that puts it into H16's entries, which multiplies nowhere; the other
+form multiplies each of a thread's 64 outputs once, at the store. 64 FMULs
+a row were 0.5-0.9 points of the copy at d = 16384 (docs/cuda_kernel_notes.md,
+v28). Needs the CUDA build and cuobjdump (the test extra installs it on
+Linux); no GPU.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cuda_sass import hadamard_kernels, opcode_and_operands
+
+# <T, L, kTwoRows, kScaleInMma>: L = 14 (d = 16384) and 13 (8192; two rows
+# of 4096), bf16 and f16.
+WIDE_KERNEL = re.compile(r"HadamardMmaRowWideKernelI\w+?Li1[34]ELb[01]ELb([01])E")
+
+
+def fmuls_by_form():
+    """{scale in the MMA?: [FMULs of each such kernel]}."""
+    found = {False: [], True: []}
+    for name, body in hadamard_kernels().items():
+        match = WIDE_KERNEL.search(name)
+        if match:
+            found[match.group(1) == "1"].append(
+                sum(opcode_and_operands(i)[0].startswith("FMUL") for i in body))
+    return found
+
+
+def test_only_the_form_without_the_scale_in_the_mma_multiplies():
+    found = fmuls_by_form()
+    # Three shapes (16384; 8192; two rows of 4096) x bf16, f16, in each form.
+    assert len(found[True]) == len(found[False]) == 6, found
+    assert set(found[True]) == {0}, found
+    assert set(found[False]) == {64}, found
