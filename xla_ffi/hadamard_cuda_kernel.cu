@@ -167,23 +167,35 @@ __device__ __forceinline__ void MmaM16N8K16(float& d0, float& d1, float& d2, flo
 __device__ __forceinline__ uint32_t Bits16(__half x) { return __half_as_ushort(x); }
 __device__ __forceinline__ uint32_t Bits16(__nv_bfloat16 x) { return __bfloat16_as_ushort(x); }
 
-// This lane's part of H16 times `entry` (1 unless said) as an MMA's A
-// operand (row-major 16 x 16; the warp path uses its registers as B, H16
-// being symmetric): its registers hold (row g, cols 2q, 2q+1), (g+8, 2q..),
-// (g, 2q+8..), (g+8, 2q+8..) for g = lane / 4, q = lane % 4;
-// H[m][k] = (-1)^popcount(m & k).
+// This lane's part of H16 as an MMA's A operand (row-major 16 x 16; the
+// warp path uses its registers as B, H16 being symmetric): its registers
+// hold (row g, cols 2q, 2q+1), (g+8, 2q..), (g, 2q+8..), (g+8, 2q+8..) for
+// g = lane / 4, q = lane % 4; H[m][k] = (-1)^popcount(m & k).
 template <typename T>
-__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4], T entry = T(1.0f)) {
-  const uint32_t kOne = Bits16(entry);
+constexpr uint32_t kOneBits = std::is_same_v<T, __nv_bfloat16> ? 0x3F80u : 0x3C00u;
+template <typename T>
+__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4]) {
+  constexpr uint32_t kOne = kOneBits<T>;
   constexpr uint32_t kSign = 0x8000u;
   const int g = lane >> 2, q = lane & 3;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int m = g + 8 * (i & 1), k = 2 * q + 8 * (i >> 1);
-    const uint32_t lo = kOne ^ (__popc(m & k) & 1 ? kSign : 0u);
-    const uint32_t hi = kOne ^ (__popc(m & (k + 1)) & 1 ? kSign : 0u);
+    const uint32_t lo = kOne | (__popc(m & k) & 1 ? kSign : 0u);
+    const uint32_t hi = kOne | (__popc(m & (k + 1)) & 1 ? kSign : 0u);
     a[i] = lo | (hi << 16);
   }
+}
+// The same times `entry`, a 16-bit value: each ±1 entry's bits XOR (one's
+// bits XOR entry's) are ±entry's, a negative entry's sign flipping H16's.
+// (Built into H16Fragment itself, a runtime entry cost the callers with
+// entry 1 six instructions of constant folding.)
+template <typename T>
+__device__ __forceinline__ void H16Fragment(int lane, uint32_t (&a)[4], T entry) {
+  H16Fragment<T>(lane, a);
+  const uint32_t swap = (kOneBits<T> ^ Bits16(entry)) * 0x00010001u;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) a[i] ^= swap;
 }
 
 // The first four index bits of a 16-bit warp-path vector through tensor
@@ -1305,7 +1317,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   // A block's first row is staged before the setup below (H16, the X
   // addresses: some 85 instructions), which runs while it flies; the first
   // copy went out at instruction 125 of the SASS, now at 41. On the H200,
-  // d = 32768: 1.040-1.045 / 1.050-1.057 of the copy at 2^27 elements ->
+  // d = 32768: 1.039-1.045 / 1.050-1.057 of the copy at 2^27 elements ->
   // 1.027-1.032 / 1.037-1.046 (notes v28). The same in the f32 pair, and
   // the loads of the wide kernel's first row before its setup, gained
   // nothing or lost (the wide kernel then spilled a register).
@@ -1548,8 +1560,8 @@ template struct MmaRowWideLayoutChecks<14>;
 #define JAXHADA_WIDE_4096 1
 #endif
 
-// Where `scale` is a normal value of T (1/sqrt(d) at d = 4096 and 16384,
-// and 1), the wide kernel puts it in H16's entries (kScaleInMma): the MMA's
+// Where `scale` is a value of T (1/sqrt(d) at d = 4096 and 16384, and 1;
+// ScaleInMma), the wide kernel puts it in H16's entries (kScaleInMma): the MMA's
 // products with it are exact, as with ±1, so the MMA's output comes out
 // scaled (for a power of two, bit for bit as when multiplied after the
 // butterflies) and B stores without a multiply, 64 FMULs a thread fewer:
@@ -1561,14 +1573,18 @@ template struct MmaRowWideLayoutChecks<14>;
 #ifndef JAXHADA_SCALE_IN_MMA
 #define JAXHADA_SCALE_IN_MMA 1
 #endif
+// Only scales from 2^-14 to 1 in magnitude: a product with one cannot
+// overflow where the sum scaled at the store might not, and a bf16 input's
+// product is subnormal in float only below 2^-112 (2^-119 at d = 16384).
 template <typename T>
 bool ScaleInMma(float scale) {
   uint32_t bits = 0;
   std::memcpy(&bits, &scale, sizeof bits);
   const int exponent = static_cast<int>((bits >> 23) & 0xFFu) - 127;
-  if (!JAXHADA_SCALE_IN_MMA || exponent == -127 || exponent == 128) return false;  // 0, subnormal, inf, NaN
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) return (bits & 0xFFFFu) == 0;
-  return exponent >= -14 && exponent <= 15 && (bits & 0x1FFFu) == 0;  // a normal f16 value
+  const bool fits = std::is_same_v<T, __nv_bfloat16> ? (bits & 0xFFFFu) == 0  // 7 mantissa bits
+                                                     : (bits & 0x1FFFu) == 0;  // 10
+  const bool at_most_one = exponent < 0 || (exponent == 0 && (bits & 0x7FFFFFu) == 0);
+  return JAXHADA_SCALE_IN_MMA && fits && exponent >= -14 && at_most_one;
 }
 
 // At d = 16384 two blocks an SM, with registers to spare, measured 5% slower
@@ -1616,8 +1632,8 @@ __device__ __forceinline__ void StoreLayoutB(T* dst, const float (&v)[64], float
 
 // kTwoRows (L = 13): two rows of d = 4096 a block, as one row of 8192 whose
 // top index bit (A's warp bit 12, B's register bit 4) is left alone.
-// kScaleInMma: the launcher has checked that scale is a normal value of T
-// (ScaleInMma).
+// kScaleInMma: the launcher has checked that scale is a value of T that
+// the MMA may take (ScaleInMma).
 template <typename T, int L, bool kTwoRows = false, bool kScaleInMma = false>
 __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTraits<T, L>::kMinBlocks)
     HadamardMmaRowWideKernel(const T* in, T* out, int64_t rows, float scale) {
@@ -1635,7 +1651,10 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
   const float* const xb = X + Tr::XWordB(lane, warp);
   const int out_base = Tr::OutputElement(lane, warp);
   uint32_t h16[4];
-  H16Fragment<T>(lane, h16, kScaleInMma ? Num<T>::FromAcc(scale) : T(1.0f));
+  if constexpr (kScaleInMma)
+    H16Fragment<T>(lane, h16, Num<T>::FromAcc(scale));
+  else
+    H16Fragment<T>(lane, h16);
   // One block a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* src = in + row * Tr::kD + Lay::LoadElement(lane, warp);

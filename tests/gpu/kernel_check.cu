@@ -297,10 +297,14 @@ double CheckType(bool quick, int min_log2_d) {
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{-1, true, 4}, "rows loop"));
   for (int log2_d : {12, 13})
     worst = std::max(worst, CheckCase<T>(log2_d, 34, PathLimits{-1, true, 4}, "rows loop"));
-  // The scale above is a 16-bit value at d = 4096, 8192 and 16384, where
-  // the wide kernel then puts it in the MMA (ScaleInMma); one that is not.
-  for (int log2_d : {12, 13, 14})
+  // The scale above is a power of two at d = 4096, 8192 and 16384, which
+  // the wide kernel there puts in the MMA (ScaleInMma); one that is not a
+  // 16-bit value (multiplied at the store), and a negative one that is
+  // but is not a power of two (in the MMA).
+  for (int log2_d : {12, 13, 14}) {
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{}, "scale not a 16-bit value", 1.1));
+    worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{}, "scale -0.75 times", -0.75));
+  }
   if (!quick) worst = std::max(worst, CheckBlockPaths<T, 15>(300));
   for (int64_t rows : {int64_t{7}, int64_t{33}}) {
     worst = std::max(worst, CheckBlockPaths<T, 11>(rows));

@@ -50,11 +50,12 @@ def test_in_place_under_donation(rng, dtype, d):
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("d", [4096, 8192, 16384])
-@pytest.mark.parametrize("scale", [None, 1.0, -0.5, 0.3])
+@pytest.mark.parametrize("scale", [None, 1.0, -0.75, 2.0, 0.3])
 def test_scale_inside_and_outside_the_tensor_cores(rng, dtype, d, scale):
-    # The kernel for these sizes puts a scale that is a normal 16-bit value
-    # (None: 1/sqrt(d), one at 4096 and 16384; 1.0; -0.5) into its
-    # tensor-core products and multiplies by any other (0.3) at the store.
+    # The kernel for these sizes puts a scale that is a 16-bit value of
+    # magnitude 2^-14 to 1 (None: 1/sqrt(d), one at 4096 and 16384; 1.0;
+    # -0.75) into its tensor-core products and multiplies by any other
+    # (2.0, 0.3) at the store.
     x = random_input(rng, (33, d), dtype)
     y = _poisoned_call(jax.jit(lambda a: hadamard_transform(a, scale=scale)), x)
     assert_close_to_reference(y, x, scale=scale)
