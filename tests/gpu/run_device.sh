@@ -3,8 +3,10 @@
 # tests required (the sharding checks over every visible GPU among them),
 # the kernel harness's full check and compute-sanitizer over it (memcheck;
 # racecheck and synccheck), and the benchmarks (python -m jaxhada, then the
-# harness's table at 2^27 and 2^29 elements a call). Full logs go to $OUT
-# (logs.tar.gz; the harness's tables beside it); a short table prints last.
+# harness's table at 2^27 and 2^29 elements a call). The logs go to
+# $OUT/logs.tar.gz, rewritten at every step, so that a run cut short (by a
+# time limit) still leaves what it has; the results (the benchmark's JSON,
+# the harness's tables) beside it, in $OUT; a short table prints last.
 #   bash tests/gpu/run_device.sh [--skip-tests] [--skip-bench] [--pytest-workers=N]
 #   bash tests/gpu/run_device.sh --sharding   (on a machine with 2+ GPUs: build,
 #     the sharding tests, and a batch-sharded timing against one GPU alone)
@@ -36,11 +38,15 @@ elif ! [[ "$pytest_workers" =~ ^[1-9][0-9]?$ ]]; then
   exit 2
 fi
 OUT="${OUT:-$(mktemp -d)}"
+LOGS="$(mktemp -d)"  # archived into $OUT, as logs.tar.gz, by archive_logs
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
 status=0
 
+# One archive for the logs, so that a caller which fetches only a few files
+# from $OUT gets them all: rewritten at every step and at the end.
+archive_logs() { tar czf "$OUT/logs.tar.gz.new" -C "$LOGS" . && mv "$OUT/logs.tar.gz.new" "$OUT/logs.tar.gz"; }
 start=$SECONDS
-step() { echo; echo "=== $* (at $((SECONDS - start)) s) ==="; }
+step() { archive_logs; echo; echo "=== $* (at $((SECONDS - start)) s) ==="; }
 
 # The harness builds: the default one for the full check and the
 # sanitizers; the sm_80-PTX one, JIT-compiled here, as a build without
@@ -48,37 +54,34 @@ step() { echo; echo "=== $* (at $((SECONDS - start)) s) ==="; }
 ptx80=(env KERNEL_CHECK_BUILD_DIR=build/kernel_check_ptx80
        "KERNEL_CHECK_GENCODE=-gencode arch=compute_80,code=compute_80")
 build_harnesses() {
-  bash tests/gpu/kernel_check.sh --build-only >"$OUT/harness_build.log" 2>&1 &
-  "${ptx80[@]}" bash tests/gpu/kernel_check.sh --build-only >"$OUT/harness_build_ptx80.log" 2>&1 &
+  bash tests/gpu/kernel_check.sh --build-only >"$LOGS/harness_build.log" 2>&1 &
+  "${ptx80[@]}" bash tests/gpu/kernel_check.sh --build-only >"$LOGS/harness_build_ptx80.log" 2>&1 &
   wait
 }
 harness_check_names=(check sanitize racecheck synccheck ptx80)
-# Each check's verdict goes to $OUT/harness_checks.txt; it returns non-zero
+# Each check's verdict goes to $LOGS/harness_checks.txt; it returns non-zero
 # if any failed. Nothing runs if the package did not build.
 harness_checks() {
   build_harnesses
-  [ -e "$OUT/install_failed" ] && return 1
+  [ -e "$LOGS/install_failed" ] && return 1
   local name failed=0
   for name in "${harness_check_names[@]}"; do
     if [ "$name" = ptx80 ]; then
-      "${ptx80[@]}" bash tests/gpu/kernel_check.sh --quick >"$OUT/ptx80.log" 2>&1
+      "${ptx80[@]}" bash tests/gpu/kernel_check.sh --quick >"$LOGS/ptx80.log" 2>&1
     else
-      bash tests/gpu/kernel_check.sh --$name >"$OUT/$name.log" 2>&1
+      bash tests/gpu/kernel_check.sh --$name >"$LOGS/$name.log" 2>&1
     fi || failed=1
     # racecheck may report a hazard as a warning, which its exit code ignores.
-    if [ "$name" = racecheck ] && ! grep -q "RACECHECK SUMMARY: 0 hazards" "$OUT/racecheck.log"; then
+    if [ "$name" = racecheck ] && ! grep -q "RACECHECK SUMMARY: 0 hazards" "$LOGS/racecheck.log"; then
       failed=1
     fi
-    echo "$name: $(grep -v '^$' "$OUT/$name.log" | tail -1)" >>"$OUT/harness_checks.txt"
+    echo "$name: $(grep -v '^$' "$LOGS/$name.log" | tail -1)" >>"$LOGS/harness_checks.txt"
   done
   return $failed
 }
-# One archive for the logs, so that a caller which fetches only a few files
-# from $OUT gets them all; then the verdict.
+# The logs' last archive, then the verdict.
 finish() {
-  shopt -s nullglob
-  local logs=("$OUT"/*.log "$OUT"/*.err "$OUT"/harness_checks.*)
-  [ ${#logs[@]} -gt 0 ] && tar czf "$OUT/logs.tar.gz" --remove-files -C "$OUT" "${logs[@]#"$OUT"/}"
+  archive_logs
   echo "status=$status (logs: $OUT/logs.tar.gz; took $((SECONDS - start)) s)"
   exit $status
 }
@@ -88,11 +91,11 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
 
 step "build and install"
-rm -f "$OUT/harness_checks.txt" "$OUT/install_failed"
+rm -f "$LOGS/harness_checks.txt" "$LOGS/install_failed"
 [ "$run_tests" = 1 ] && { harness_checks & checks=$!; }
-if ! python3 -m pip install --no-build-isolation --no-deps -e . >"$OUT/build.log" 2>&1; then
-  tail -40 "$OUT/build.log"
-  touch "$OUT/install_failed"
+if ! python3 -m pip install --no-build-isolation --no-deps -e . >"$LOGS/build.log" 2>&1; then
+  tail -40 "$LOGS/build.log"
+  touch "$LOGS/install_failed"
   status=1
   [ "$run_tests" = 1 ] && wait "$checks"  # the harness builds, no more
   finish
@@ -107,37 +110,38 @@ if [ "$run_tests" = 1 ]; then
   [ "$pytest_workers" -gt 1 ] && xdist=(-n "$pytest_workers")
   XLA_PYTHON_CLIENT_MEM_FRACTION="$(python3 -c "print(round(0.5 / $pytest_workers, 3))")" \
     JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests -q -x -p no:cacheprovider --durations=15 \
-    "${xdist[@]}" --ignore=tests/test_notebooks.py >"$OUT/pytest.log" 2>&1 || status=1
-  tail -1 "$OUT/pytest.log"
+    "${xdist[@]}" --ignore=tests/test_notebooks.py >"$LOGS/pytest.log" 2>&1 || status=1
+  tail -1 "$LOGS/pytest.log"
   step "kernel harness: full check, memcheck, racecheck and synccheck (the kernels with shared memory), sm_80 PTX"
   wait "$checks" || status=1
-  cat "$OUT/harness_checks.txt"
+  cat "$LOGS/harness_checks.txt"
   # A check that never ran is not a pass.
-  [ "$(wc -l <"$OUT/harness_checks.txt")" -eq ${#harness_check_names[@]} ] || status=1
+  [ "$(wc -l <"$LOGS/harness_checks.txt")" -eq ${#harness_check_names[@]} ] || status=1
 fi
 
 if [ "$run_sharding" = 1 ]; then
   step "sharding tests over every GPU (JAXHADA_REQUIRE_GPU=1)"
   JAXHADA_REQUIRE_GPU=1 python3 -m pytest tests/gpu/test_gpu_sharding.py tests/test_sharding.py \
-    -v -p no:cacheprovider >"$OUT/sharding_pytest.log" 2>&1 || status=1
-  grep -E "PASSED|FAILED|SKIPPED|ERROR" "$OUT/sharding_pytest.log" | sed 's/^tests\///' | tail -40
-  tail -1 "$OUT/sharding_pytest.log"
+    -v -p no:cacheprovider >"$LOGS/sharding_pytest.log" 2>&1 || status=1
+  grep -E "PASSED|FAILED|SKIPPED|ERROR" "$LOGS/sharding_pytest.log" | sed 's/^tests\///' | tail -40
+  tail -1 "$LOGS/sharding_pytest.log"
 
   step "batch-sharded timing against one GPU doing its share alone"
   python3 tests/gpu/sharded_timing.py --json "$OUT/sharded_timing.json" \
-    2>"$OUT/sharded_timing.err" | tee "$OUT/sharded_timing.md" || status=1
-  tail -4 "$OUT/sharded_timing.err"
+    2>"$LOGS/sharded_timing.err" | tee "$OUT/sharded_timing.md" || status=1
+  tail -4 "$LOGS/sharded_timing.err"
 fi
 
 if [ "$run_bench" = 1 ]; then
   step "benchmark"
-  python3 -m jaxhada --decode --json "$OUT/gpu_benchmark.json" >"$OUT/bench.log" 2>"$OUT/bench.err" || status=1
+  python3 -m jaxhada --decode --json "$OUT/gpu_benchmark.json" >"$LOGS/bench.log" 2>"$LOGS/bench.err" || status=1
+  archive_logs
   # The kernel harness's table (the README's), at 2^27 and 2^29 elements a
   # call; it builds the harness if the checks did not.
   for n in 27 29; do
     bash tests/gpu/kernel_check.sh --time "$n" >"$OUT/harness_time_$n.txt" 2>&1 || status=1
     grep -E "^(worst ratio|FAILED)" "$OUT/harness_time_$n.txt" | sed "s/^/2^$n: /"
   done
-  tail -40 "$OUT/bench.log"
+  tail -40 "$LOGS/bench.log"
 fi
 finish
