@@ -176,9 +176,17 @@ Errors RelErrors(const std::vector<T>& out, const std::vector<double>& ref, int6
   return e;
 }
 
-// The worst single row seen for each dtype, for the summary.
+// The worst single row seen for each dtype, and the case of the worst
+// pooled error, for the summary.
 template <typename T>
 double g_worst_row = 0;
+template <typename T>
+struct WorstCase {
+  double pooled = 0;
+  char where[160] = "none";
+};
+template <typename T>
+WorstCase<T> g_worst_case;
 
 uint64_t g_seed = 12345;
 
@@ -224,6 +232,12 @@ double CheckCase(int log2_d, int64_t rows, const PathLimits& limits, const char*
     const Errors e = RelErrors(hout, ref, int64_t{1} << log2_d);
     worst = std::max(worst, e.pooled);
     g_worst_row<T> = std::max(g_worst_row<T>, e.worst_row);
+    if (e.pooled > g_worst_case<T>.pooled) {
+      g_worst_case<T>.pooled = e.pooled;
+      std::snprintf(g_worst_case<T>.where, sizeof g_worst_case<T>.where, "d=%lld rows=%lld %s %s",
+                    (long long)(int64_t{1} << log2_d), (long long)rows, tag,
+                    in_place ? "in-place" : "out-of-place");
+    }
     if (!(e.pooled <= TypeInfo<T>::kBound) || !(e.worst_row <= TypeInfo<T>::kBound)) {
       std::printf("FAIL %s %s d=%lld rows=%lld %s: rel. L2 error %.3e, row %lld's %.3e (bound %.1e)\n",
                   TypeInfo<T>::kName, tag, (long long)(int64_t{1} << log2_d), (long long)rows,
@@ -909,6 +923,9 @@ int main(int argc, char** argv) {
     std::printf("worst single row (same bounds): bf16 %.3e, f16 %.3e, f32 %.3e, f64 %.3e\n",
                 g_worst_row<__nv_bfloat16>, g_worst_row<__half>, g_worst_row<float>,
                 g_worst_row<double>);
+    std::printf("worst pooled error's case: bf16 %s; f16 %s; f32 %s; f64 %s\n",
+                g_worst_case<__nv_bfloat16>.where, g_worst_case<__half>.where,
+                g_worst_case<float>.where, g_worst_case<double>.where);
   }
 
   if (!quick && !check_only) {
