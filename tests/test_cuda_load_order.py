@@ -33,7 +33,7 @@ F32_ROW_KERNELS = re.compile(r"HadamardRowKernelIfLi[12]E")
 # The 16-bit pair (d = 32768, out of place and in place, bf16 and f16),
 # which stages a block's first row (32 cp.async a thread) before its setup:
 # H16's fragment, whose POPCs nothing else in the kernel has. Staged after
-# it, the first copy went out at instruction 125 rather than 41, 1-1.5
+# it, the first copy went out at instruction 125 rather than 46, 1-1.5
 # points of the copy (docs/cuda_kernel_notes.md, v28).
 PAIR_16_KERNELS = re.compile(r"HadamardMmaRowKernelI(13__nv_bfloat16|6__half)Li2E")
 

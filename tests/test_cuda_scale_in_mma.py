@@ -1,6 +1,6 @@
 """The wide tensor-core kernel's two forms, read from the compiled CUDA code
-(sm_90 SASS): where the scale is a normal 16-bit value the launcher takes the
-form that puts it into H16's entries, which multiplies nowhere; the other
+(sm_90 SASS): where the scale is a 16-bit value of magnitude 2^-14 to 1 the
+launcher takes the form that puts it into H16's entries, which multiplies nowhere; the other
 form multiplies each of a thread's 64 outputs once, at the store. 64 FMULs
 a row were 0.5-0.9 points of the copy at d = 16384 (docs/cuda_kernel_notes.md,
 v28). Needs the CUDA build and cuobjdump (the test extra installs it on

@@ -1316,7 +1316,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   };
   // A block's first row is staged before the setup below (H16, the X
   // addresses: some 85 instructions), which runs while it flies; the first
-  // copy went out at instruction 125 of the SASS, now at 41. On the H200,
+  // copy went out at instruction 125 of the SASS, now at 46. On the H200,
   // d = 32768: 1.039-1.045 / 1.050-1.057 of the copy at 2^27 elements ->
   // 1.027-1.032 / 1.037-1.046 (notes v28). The same in the f32 pair, and
   // the loads of the wide kernel's first row before its setup, gained
@@ -1340,7 +1340,6 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
   // One block (pair) a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x / kHalves; row < rows; row += gridDim.x / kHalves) {
     const bool first_row = row == blockIdx.x / kHalves;
-    const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
     if constexpr (kStaged) {
       if (!first_row) {
         __syncthreads();  // the previous row's reads of X are done
@@ -1365,6 +1364,7 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
       __syncthreads();  // the whole row is out of X before the exchange writes it
       RegButterflies(v, Lay::kMaskA);
     } else {
+      const T* src = in + row * kRowD + Lay::LoadElement(lane, warp);
       uint4 raw[Tr::kChunks];
 #pragma unroll
       for (int c = 0; c < Tr::kChunks; ++c)
@@ -1672,6 +1672,13 @@ __global__ void __launch_bounds__(MmaRowWideTraits<T, L>::kThreads, MmaRowWideTr
     RegButterflies(v, kMaskB);
     StoreLayoutB<T, Tr, Lay>(out + row * Tr::kD + out_base, v, kScaleInMma ? 1.0f : scale);
   }
+}
+
+// The wide kernel's form for this scale (ScaleInMma).
+template <typename T, int L, bool kTwoRows = false>
+auto WideKernelFor(float scale) {
+  return ScaleInMma<T>(scale) ? HadamardMmaRowWideKernel<T, L, kTwoRows, true>
+                              : HadamardMmaRowWideKernel<T, L, kTwoRows>;
 }
 
 // --------------------------------------------------------- strided pass (f64)
@@ -1999,9 +2006,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
     if (err != cudaSuccess) return err;
     if (runs) {
       // An odd row count leaves the last row to the warp path.
-      err = LaunchRowsABlock<T>(ScaleInMma<T>(scale) ? HadamardMmaRowWideKernel<T, 13, true, true>
-                                                     : HadamardMmaRowWideKernel<T, 13, true>,
-                                /*rows_a_block=*/2,
+      err = LaunchRowsABlock<T>(WideKernelFor<T, 13, true>(scale), /*rows_a_block=*/2,
                                 Tr::kThreads, Tr::kSmem, stream, in, out, rows, L, scale,
                                 limits.rows_per_launch);
       if (err != cudaSuccess || rows == 0) return err;
@@ -2028,8 +2033,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       void (*kernel)(const T*, T*, int64_t, float) = nullptr;
       int threads = 0, smem = 0;
       if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
-        kernel = ScaleInMma<T>(scale) ? HadamardMmaRowWideKernel<T, L, false, true>
-                                      : HadamardMmaRowWideKernel<T, L>;
+        kernel = WideKernelFor<T, L>(scale);
         threads = MmaRowWideTraits<T, L>::kThreads;
         smem = MmaRowWideTraits<T, L>::kSmem;
       } else if constexpr (sizeof(T) == 2) {

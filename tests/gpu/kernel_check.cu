@@ -180,13 +180,12 @@ Errors RelErrors(const std::vector<T>& out, const std::vector<double>& ref, int6
 // pooled error, for the summary.
 template <typename T>
 double g_worst_row = 0;
-template <typename T>
 struct WorstCase {
   double pooled = 0;
   char where[160] = "none";
 };
 template <typename T>
-WorstCase<T> g_worst_case;
+WorstCase g_worst_case;
 
 uint64_t g_seed = 12345;
 

@@ -91,7 +91,6 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
 
 step "build and install"
-rm -f "$LOGS/harness_checks.txt" "$LOGS/install_failed"
 [ "$run_tests" = 1 ] && { harness_checks & checks=$!; }
 if ! python3 -m pip install --no-build-isolation --no-deps -e . >"$LOGS/build.log" 2>&1; then
   tail -40 "$LOGS/build.log"
