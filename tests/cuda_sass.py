@@ -1,6 +1,7 @@
 """The CUDA extension's sm_90 SASS, read with cuobjdump, for the tests that
-check the order of instructions in the compiled kernels
-(test_cuda_pair_order, test_cuda_dependent_launch, test_cuda_load_order). Needs the CUDA build and
+check the order and makeup of instructions in the compiled kernels
+(test_cuda_pair_order, test_cuda_dependent_launch, test_cuda_load_order,
+test_cuda_scale_in_mma, test_cuda_two_products). Needs the CUDA build and
 cuobjdump (the test extra installs it on Linux); no GPU.
 """
 

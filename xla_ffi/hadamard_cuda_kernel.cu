@@ -1400,8 +1400,10 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 }
 
 // ------------------------------------------------ wide tensor-core row path
-// For 16-bit rows at d = 8192 and 16384, and rows of 4096 two a block (the
-// pair path keeps the 128-thread kernel above for its halves: this one as a
+// For 16-bit rows at d = 8192 and rows of 4096 two a block, and at 16384
+// in a build with -DJAXHADA_TWO_MMA_ROW=0 (the two-product kernel below
+// serves them otherwise; this one's d = 16384 figures are from before it)
+// (the pair path keeps the 128-thread kernel above for its halves: this one as a
 // pair, loading to registers or staging in X, measured 1.22 and 1.25-1.32 of
 // the copy, notes v12): the same MMA with 64 values a thread. A block of
 // 2^(L-6) threads (128 at d = 8192, 256 at 16384) holds the row, 64 float
@@ -1421,8 +1423,8 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 //     (11.. L-1) and at d = 8192 chunk bit 10: the bits left, done there;
 //     warps hold the chunk bits A did; each warp store writes 512
 //     contiguous bytes.
-// -DJAXHADA_MMA_ROW_WIDE=0 builds the 128-thread form at d = 16384, to time
-// against.
+// -DJAXHADA_MMA_ROW_WIDE=0 -DJAXHADA_TWO_MMA_ROW=0 builds the 128-thread
+// form at d = 16384, to time against.
 #ifndef JAXHADA_MMA_ROW_WIDE
 #define JAXHADA_MMA_ROW_WIDE 1
 #endif
@@ -1560,8 +1562,8 @@ template struct MmaRowWideLayoutChecks<14>;
 #define JAXHADA_WIDE_4096 1
 #endif
 
-// Where `scale` is a value of T (1/sqrt(d) at d = 4096 and 16384, and 1;
-// ScaleInMma), the wide kernel puts it in H16's entries (kScaleInMma): the MMA's
+// Where `scale` is a value of T (1/sqrt(d) at d = 4096, and at 16384 in a
+// build without the two-product kernel; and 1; ScaleInMma), the wide kernel puts it in H16's entries (kScaleInMma): the MMA's
 // products with it are exact, as with ±1, so the MMA's output comes out
 // scaled (for a power of two, bit for bit as when multiplied after the
 // butterflies) and B stores without a multiply, 64 FMULs a thread fewer:
@@ -1679,6 +1681,173 @@ template <typename T, int L, bool kTwoRows = false>
 auto WideKernelFor(float scale) {
   return ScaleInMma<T>(scale) ? HadamardMmaRowWideKernel<T, L, kTwoRows, true>
                               : HadamardMmaRowWideKernel<T, L, kTwoRows>;
+}
+
+// ------------------------------------- two-product tensor-core row path
+// 16-bit rows of d = 16384: the wide kernel's block (256 threads, 64 values
+// and 8 loads of 16 bytes a thread, three blocks an SM), with a second
+// tensor-core product where the wide kernel shuffles and adds.
+//   The first product (H16 in T, exact on the 16-bit inputs) does index
+//     bits 0, 1, 3, 4, as in the wide kernel. Its output fragments, as they
+//     lie in the registers, are the B operands of a second m16n8k16 product
+//     whose k bits are the first one's n bits (index bits 5; 6, 7 on lane
+//     bits 0, 1) and the choice between a 16-byte vector's two products
+//     (bit 2). So the second product (H16 in bf16) does bits 2, 5, 6, 7:
+//     two of them lane bits, which the wide kernel did with 128 shuffles
+//     and 128 FFMAs a thread, and two register bits, 128 FADDs.
+//   Its operands are float, so each goes in as a bf16 pair hi + lo (hi: the
+//     value truncated to bf16, so that the rest is exact in float; lo: the
+//     rest rounded to bf16), two products summed in float: the value to
+//     2^-15 of itself, far below a 16-bit output's rounding (2^-9 for bf16,
+//     2^-12 for f16; the errors measured are the wide kernel's to three
+//     digits, notes v29).
+//   After it, lanes 0..4 hold index bits 3..7, and a thread's 8 values of a
+//     chunk are bits 0..2: 8 consecutive elements, each product's four
+//     registers two pairs of them (bits 0, 2). Registers do the chunk bits
+//     8..10; X trades them for the warp bits 11..13 in 16-byte writes and
+//     reads (16 of each a thread, against the wide kernel's 64 scalar
+//     writes and 32 8-byte reads), and B does those in registers and stores
+//     each vector as it stands.
+// 936 instructions a thread a row against the wide kernel's 1128 (1080
+// with its scale in the first product). At 2^27 elements on the H200:
+// bf16 1.014-1.016 / 1.028-1.034 of the copy against the wide kernel's
+// 1.043-1.047 / 1.052-1.056, f16 1.009-1.013 / 1.026-1.029 against
+// 1.044-1.048 / 1.049-1.056 (notes v29). The scale: the first product's
+// entries carry its sign and B multiplies by its magnitude at the store.
+// (Where the two products' entries were the same constant, ptxas shared
+// one fragment between them and scheduled the products so that the
+// kernel spilled 80 bytes; with the second built in each chunk from the
+// first and a runtime value, at most 8. The scale inside the first
+// product measured no faster.)
+// -DJAXHADA_TWO_MMA_ROW=0 builds the wide kernel for d = 16384, to time
+// against.
+#ifndef JAXHADA_TWO_MMA_ROW
+#define JAXHADA_TWO_MMA_ROW 1
+#endif
+struct TwoMmaRowLayout {
+  static constexpr int kLog2D = 14;
+  static constexpr int kThreads = 256;
+  static constexpr int kMinBlocks = 3;
+  // After the second product (both sides): lane bit b is index bit 3 + b.
+  __host__ __device__ static constexpr int Lane(int b) { return 3 + b; }
+  // X word stride of each index bit: 0 and 2 at 1 and 2 (a product's four
+  // registers, one float4), 3..5 at 4, 8, 16 (a quarter warp's 16-byte
+  // accesses on 8 distinct slots), 1 at 32, the rest at their own place.
+  __host__ __device__ static constexpr int Stride(int bit) {
+    switch (bit) {
+      case 0: return 1;
+      case 2: return 2;
+      case 3: return 4;
+      case 4: return 8;
+      case 5: return 16;
+      case 1: return 32;
+      default: return 1 << bit;  // 6 .. 13
+    }
+  }
+  static constexpr int kSmem = (1 << kLog2D) * static_cast<int>(sizeof(float));
+};
+static_assert(Superincreasing(TwoMmaRowLayout::Stride) &&
+                  XWords(TwoMmaRowLayout::Stride) * static_cast<int>(sizeof(float)) == TwoMmaRowLayout::kSmem,
+              "one word an element, no padding");
+static_assert(DistinctSlots(TwoMmaRowLayout::Stride, TwoMmaRowLayout::Lane, 4),
+              "no bank conflicts: 16-byte writes and reads");
+
+// x0, x1 as bf16 pairs hi + lo (low halves x0's): hi their top 16 bits,
+// lo the rest, exact in float, rounded to bf16.
+__device__ __forceinline__ void SplitBf16(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+  const uint32_t b0 = __float_as_uint(x0), b1 = __float_as_uint(x1);
+  hi = __byte_perm(b0, b1, 0x7632);
+  const __nv_bfloat162 rest = __floats2bfloat162_rn(x0 - __uint_as_float(b0 & 0xFFFF0000u),
+                                                    x1 - __uint_as_float(b1 & 0xFFFF0000u));
+  lo = *reinterpret_cast<const uint32_t*>(&rest);
+}
+
+// Register j of a thread: 8 c + 4 (index bit 1) + 2 (bit 2) + (bit 0),
+// c the chunk (A: bits 8..10; B: A's warp bits 11..13).
+template <typename T>
+__global__ void __launch_bounds__(TwoMmaRowLayout::kThreads, TwoMmaRowLayout::kMinBlocks)
+    HadamardTwoMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
+  WaitForPreviousGrids();
+  using Lay = TwoMmaRowLayout;
+  constexpr int kD = 1 << Lay::kLog2D;
+  static_assert(Lay::Stride(1) == 32 && Lay::Stride(8) == 256 && Lay::Stride(11) == 2048,
+                "the offsets below");
+  extern __shared__ uint4 smem[];
+  float* X = reinterpret_cast<float*>(smem);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const T sign = Num<T>::FromAcc(copysignf(1.0f, scale));
+  uint32_t h16[4];
+  H16Fragment<T>(lane, h16, sign);
+  // h16's bits XOR these are H16's in bf16, ±1: the second product's A
+  // operand, built from h16 in each chunk (volatile: not hoisted) so that
+  // it holds no registers through the row.
+  const uint32_t to_bf16 = (Bits16(sign) ^ kOneBits<__nv_bfloat16>) * 0x00010001u;
+  const float magnitude = fabsf(scale);
+  // One block a row (a grid-stride loop only past 2^24 rows).
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    // A: lane l of warp w loads elements 8 l + 2048 w + 256 c (the wide
+    // kernel's 4 KB a warp in one piece).
+    const T* src = in + row * kD + 8 * lane + 2048 * warp;
+    uint4 raw[8];
+#pragma unroll
+    for (int c = 0; c < 8; ++c) raw[c] = *reinterpret_cast<const uint4*>(src + 256 * c);
+    float v[64];
+#pragma unroll
+    for (int c = 0; c < 8; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
+#pragma unroll
+    for (int c = 0; c < 8; ++c) {
+      uint32_t h16b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        asm volatile("xor.b32 %0, %1, %2;" : "=r"(h16b[i]) : "r"(h16[i]), "r"(to_bf16));
+      // The first product's registers 8 c + 4 f + r: r = 0, 1 its n bit
+      // (index bit 5), r = 2, 3 the same with m bit 3 (index bit 1, s
+      // below), f the vector half (index bit 2). Both s first, since each
+      // writes where the other reads.
+      float* f = v + 8 * c;
+      uint32_t hi0[2], lo0[2], hi1[2], lo1[2];
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        SplitBf16(f[2 * s], f[2 * s + 1], hi0[s], lo0[s]);
+        SplitBf16(f[4 + 2 * s], f[5 + 2 * s], hi1[s], lo1[s]);
+      }
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        float* d = f + 4 * s;
+        MmaM16N8K16<__nv_bfloat16, false>(d[0], d[1], d[2], d[3], h16b, hi0[s], hi1[s]);
+        MmaM16N8K16<__nv_bfloat16, true>(d[0], d[1], d[2], d[3], h16b, lo0[s], lo1[s]);
+      }
+    }
+    RegButterflies(v, 0x38u);  // the chunk bits, 8..10
+    const int lane_word = SumBits<5, Lay::Lane, Lay::Stride>(lane);
+    // From a block's second row on: the previous row's reads of X are done.
+    if (row != blockIdx.x) __syncthreads();
+#pragma unroll
+    for (int j = 0; j < 16; ++j)  // j = 2 c + index bit 1
+      *reinterpret_cast<float4*>(X + lane_word + 256 * (j >> 1) + 2048 * warp + 32 * (j & 1)) =
+          make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
+    __syncthreads();
+    // B: lane l of warp w holds elements 8 l + 256 w + 2048 r, r = 0..7
+    // (A's warp bits), and stores them so: each warp store 512 contiguous
+    // bytes.
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {  // j = 2 r + index bit 1
+      const float4 q =
+          *reinterpret_cast<const float4*>(X + lane_word + 256 * warp + 2048 * (j >> 1) + 32 * (j & 1));
+      v[4 * j] = q.x, v[4 * j + 1] = q.y, v[4 * j + 2] = q.z, v[4 * j + 3] = q.w;
+    }
+    RegButterflies(v, 0x38u);  // A's warp bits, 11..13
+    T* dst = out + row * kD + 8 * lane + 256 * warp;
+#pragma unroll
+    for (int r = 0; r < 8; ++r) {
+      // Elements 0..7 of the vector are registers 0, 1, 4, 5, 2, 3, 6, 7.
+      constexpr int kRegister[8] = {0, 1, 4, 5, 2, 3, 6, 7};
+      alignas(16) T e[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[8 * r + kRegister[i]] * magnitude);
+      *reinterpret_cast<uint4*>(dst + 2048 * r) = *reinterpret_cast<const uint4*>(e);
+    }
+  }
 }
 
 // --------------------------------------------------------- strided pass (f64)
@@ -2032,7 +2201,11 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       constexpr int kHalves = L == 15 ? 2 : 1;
       void (*kernel)(const T*, T*, int64_t, float) = nullptr;
       int threads = 0, smem = 0;
-      if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
+      if constexpr (sizeof(T) == 2 && kHalves == 1 && L == 14 && JAXHADA_TWO_MMA_ROW) {
+        kernel = HadamardTwoMmaRowKernel<T>;
+        threads = TwoMmaRowLayout::kThreads;
+        smem = TwoMmaRowLayout::kSmem;
+      } else if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
         kernel = WideKernelFor<T, L>(scale);
         threads = MmaRowWideTraits<T, L>::kThreads;
         smem = MmaRowWideTraits<T, L>::kSmem;

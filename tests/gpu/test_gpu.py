@@ -37,7 +37,7 @@ def test_kernel_matches_reference(rng, dtype, d):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda t: np.dtype(t).name)
-@pytest.mark.parametrize("d", [16, 128, 4096, 32768])
+@pytest.mark.parametrize("d", [16, 128, 4096, 16384, 32768])
 def test_in_place_under_donation(rng, dtype, d):
     x = random_input(rng, (9, d), dtype)
     host = np.asarray(x)
@@ -52,10 +52,11 @@ def test_in_place_under_donation(rng, dtype, d):
 @pytest.mark.parametrize("d", [4096, 8192, 16384])
 @pytest.mark.parametrize("scale", [None, 1.0, -0.75, 2.0, 0.3])
 def test_scale_inside_and_outside_the_tensor_cores(rng, dtype, d, scale):
-    # The kernel for these sizes puts a scale that is a 16-bit value of
-    # magnitude 2^-14 to 1 (None: 1/sqrt(d), one at 4096 and 16384; 1.0;
-    # -0.75) into its tensor-core products and multiplies by any other
-    # (2.0, 0.3) at the store.
+    # The kernel for 4096 and 8192 puts a scale that is a 16-bit value of
+    # magnitude 2^-14 to 1 (None: 1/sqrt(d), one at 4096; 1.0; -0.75) into
+    # its tensor-core products and multiplies by any other (2.0, 0.3) at the
+    # store; the one for 16384 puts the scale's sign into its first product
+    # and multiplies by its magnitude at the store.
     x = random_input(rng, (33, d), dtype)
     y = _poisoned_call(jax.jit(lambda a: hadamard_transform(a, scale=scale)), x)
     assert_close_to_reference(y, x, scale=scale)
