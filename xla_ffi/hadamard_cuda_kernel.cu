@@ -1080,9 +1080,10 @@ constexpr bool DistinctSlots(int (*stride)(int), int (*lane)(int), int words) {
 }
 
 // ------------------------------------------------------- tensor-core row path
-// For the halves of the pair path's 16-bit rows (d = 32768); rows of d =
-// 16384 take the wide kernel below, which measured 4-8% faster on the H200
-// (this one serves them in a build with -DJAXHADA_MMA_ROW_WIDE=0, to time
+// For the halves of the pair path's 16-bit rows (d = 32768). Rows of d =
+// 16384 take the two-product kernel below; the wide kernel below measured
+// 4-8% faster than this one there on the H200 (this one serves them in a
+// build with -DJAXHADA_MMA_ROW_WIDE=0 -DJAXHADA_TWO_MMA_ROW=0, to time
 // against). A block of 128 threads holds the whole row in
 // registers, 128 float accumulators a thread, in two layouts joined by one
 // exchange through shared memory X:
@@ -1258,7 +1259,8 @@ template <typename T, bool kWarpLoads = false>
 using MmaRowTraits = MmaRowShape<T, 128, MmaRowLayout<kWarpLoads>>;
 
 // kHalves = 1: d = 16384, one block a row (only in a build with
-// -DJAXHADA_MMA_ROW_WIDE=0; rows of 16384 take the wide kernel below).
+// -DJAXHADA_MMA_ROW_WIDE=0 -DJAXHADA_TWO_MMA_ROW=0; rows of 16384 take the
+// two-product kernel below).
 // kHalves = 2: d = 32768, block h of a row's pair (the pair path above)
 // computes H16384 (lo ± hi): the MMA adds hi's product with H16 to lo's,
 // H16's signs flipped for h = 1, so the inputs stay exact in the MMA and the
@@ -1400,12 +1402,12 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 }
 
 // ------------------------------------------------ wide tensor-core row path
-// For 16-bit rows at d = 8192 and rows of 4096 two a block, and at 16384
-// in a build with -DJAXHADA_TWO_MMA_ROW=0 (the two-product kernel below
-// serves them otherwise; this one's d = 16384 figures are from before it)
-// (the pair path keeps the 128-thread kernel above for its halves: this one as a
-// pair, loading to registers or staging in X, measured 1.22 and 1.25-1.32 of
-// the copy, notes v12): the same MMA with 64 values a thread. A block of
+// For 16-bit rows at d = 8192 and rows of 4096 two a block; at 16384 only
+// in a build with -DJAXHADA_TWO_MMA_ROW=0, the two-product kernel below
+// serving them otherwise (this one's d = 16384 figures are from before it).
+// The pair path keeps the 128-thread kernel above for its halves: this one
+// as a pair, loading to registers or staging in X, measured 1.22 and
+// 1.25-1.32 of the copy (notes v12). The same MMA with 64 values a thread. A block of
 // 2^(L-6) threads (128 at d = 8192, 256 at 16384) holds the row, 64 float
 // accumulators and 8 loads of 16 bytes a thread, because on the H200 a
 // thread with 16 loads in flight costs bandwidth that one with 8 does not,
@@ -1434,8 +1436,9 @@ __global__ void __launch_bounds__(MmaRowTraits<T>::kThreads, MmaRowTraits<T>::kM
 // eight pieces 4 KB apart: a copy of this shape ran at 1.02 of cudaMemcpy
 // against 1.03 (tests/gpu/layout_copy.cu, notes v18), and the kernel at
 // d = 16384 0.3-0.6 points closer to the copy. -DJAXHADA_WIDE_WARP_LOADS=0
-// builds the previous placement at d = 16384 (chunks 11..13, warps 8..10),
-// to time against; the smaller rows have no other.
+// builds the previous placement at d = 16384 (chunks 11..13, warps 8..10;
+// with -DJAXHADA_TWO_MMA_ROW=0), to time against; the smaller rows have no
+// other.
 #ifndef JAXHADA_WIDE_WARP_LOADS
 #define JAXHADA_WIDE_WARP_LOADS 1
 #endif
@@ -1562,11 +1565,12 @@ template struct MmaRowWideLayoutChecks<14>;
 #define JAXHADA_WIDE_4096 1
 #endif
 
-// Where `scale` is a value of T (1/sqrt(d) at d = 4096, and at 16384 in a
-// build without the two-product kernel; and 1; ScaleInMma), the wide kernel puts it in H16's entries (kScaleInMma): the MMA's
-// products with it are exact, as with ±1, so the MMA's output comes out
-// scaled (for a power of two, bit for bit as when multiplied after the
-// butterflies) and B stores without a multiply, 64 FMULs a thread fewer:
+// Where `scale` is a value of T (ScaleInMma: 1/sqrt(d) at d = 4096 and
+// 16384, and 1), the wide kernel, and the two-product kernel at 16384, put
+// it in H16's entries (kScaleInMma): the MMA's products with it are
+// exact, as with ±1, so the MMA's output comes out scaled (for a power of
+// two, bit for bit as when multiplied after the butterflies) and B stores
+// without a multiply, 64 FMULs a thread fewer: the wide kernel read
 // 1.041-1.047 / 1.048-1.057 of the copy at d = 16384, 2^27 elements,
 // against 1.046-1.053 / 1.053-1.061 (notes v28). The same FMULs folded
 // into B's last butterflies instead (an FMUL and two FFMAs a pair where two
@@ -1690,37 +1694,42 @@ auto WideKernelFor(float scale) {
 //   The first product (H16 in T, exact on the 16-bit inputs) does index
 //     bits 0, 1, 3, 4, as in the wide kernel. Its output fragments, as they
 //     lie in the registers, are the B operands of a second m16n8k16 product
-//     whose k bits are the first one's n bits (index bits 5; 6, 7 on lane
-//     bits 0, 1) and the choice between a 16-byte vector's two products
-//     (bit 2). So the second product (H16 in bf16) does bits 2, 5, 6, 7:
-//     two of them lane bits, which the wide kernel did with 128 shuffles
-//     and 128 FFMAs a thread, and two register bits, 128 FADDs.
+//     whose k bits are the first one's n bits (index bit 5 in a register
+//     pair; 6, 7 on lane bits 0, 1) and the choice between a 16-byte
+//     vector's two products (bit 2). So the second product (H16 in bf16)
+//     does bits 2, 5, 6, 7: two of them lane bits, which the wide kernel did
+//     with 128 shuffles and 128 FFMAs a thread, and two register bits, 128
+//     FADDs.
 //   Its operands are float, so each goes in as a bf16 pair hi + lo (hi: the
 //     value truncated to bf16, so that the rest is exact in float; lo: the
 //     rest rounded to bf16), two products summed in float: the value to
-//     2^-15 of itself, far below a 16-bit output's rounding (2^-9 for bf16,
-//     2^-12 for f16; the errors measured are the wide kernel's to three
-//     digits, notes v29).
-//   After it, lanes 0..4 hold index bits 3..7, and a thread's 8 values of a
-//     chunk are bits 0..2: 8 consecutive elements, each product's four
+//     2^-16 of itself, far below a 16-bit output's rounding (2^-9 for bf16,
+//     2^-12 for f16). Measured at d = 16384, the bf16 error is the wide
+//     kernel's to five digits, f16's 0.02% above it (notes v29). An infinite
+//     value in the first product's output (an infinite input) makes its rest
+//     inf - inf, so such a row comes out NaN rather than partly infinite.
+//   After it, lane bits 0..4 hold index bits 3..7, and a thread's 8 values
+//     of a chunk are bits 0..2: 8 consecutive elements, each product's four
 //     registers two pairs of them (bits 0, 2). Registers do the chunk bits
 //     8..10; X trades them for the warp bits 11..13 in 16-byte writes and
 //     reads (16 of each a thread, against the wide kernel's 64 scalar
 //     writes and 32 8-byte reads), and B does those in registers and stores
 //     each vector as it stands.
-// 936 instructions a thread a row against the wide kernel's 1128 (1080
-// with its scale in the first product). At 2^27 elements on the H200:
+// 864 instructions a thread a row (bf16; 928 where B multiplies by the
+// scale) against the wide kernel's 1080 (1128). At 2^27 elements on the H200:
 // bf16 1.014-1.016 / 1.028-1.034 of the copy against the wide kernel's
 // 1.043-1.047 / 1.052-1.056, f16 1.009-1.013 / 1.026-1.029 against
-// 1.044-1.048 / 1.049-1.056 (notes v29). The scale: the first product's
-// entries carry its sign and B multiplies by its magnitude at the store.
-// (Where the two products' entries were the same constant, ptxas shared
-// one fragment between them and scheduled the products so that the
-// kernel spilled 80 bytes; with the second built in each chunk from the
-// first and a runtime value, at most 8. The scale inside the first
-// product measured no faster.)
+// 1.044-1.048 / 1.049-1.056 (notes v29).
+// The scale: where ScaleInMma holds (1/sqrt(16384) = 2^-7, and 1) it is
+// the first product's entries, as in the wide kernel, so that no sum can
+// overflow where the scaled result does not; any other scale's sign is, and
+// B multiplies by its magnitude at the store. The second product's entries
+// (±1, bf16) are built from the first's in each chunk, from a runtime value:
+// where both were the same constant, ptxas shared one fragment between the
+// products, scheduled them so that the kernel spilled 80 bytes, and it ran
+// at 1.25 of the copy.
 // -DJAXHADA_TWO_MMA_ROW=0 builds the wide kernel for d = 16384, to time
-// against.
+// against (the CI's SASS tests expect the default build).
 #ifndef JAXHADA_TWO_MMA_ROW
 #define JAXHADA_TWO_MMA_ROW 1
 #endif
@@ -1728,8 +1737,22 @@ struct TwoMmaRowLayout {
   static constexpr int kLog2D = 14;
   static constexpr int kThreads = 256;
   static constexpr int kMinBlocks = 3;
-  // After the second product (both sides): lane bit b is index bit 3 + b.
+  static constexpr int kSmem = (1 << kLog2D) * static_cast<int>(sizeof(float));
+  // After the second product, A: register j = 8 c + 4 (index bit 1) +
+  // 2 (bit 2) + (bit 0), c the chunk bits 8..10; lane bit b index bit 3 + b;
+  // warps 11..13. B: the same registers but A's warp bits in place of the
+  // chunk bits, which its warps hold.
+  __host__ __device__ static constexpr int AReg(int k) {
+    return k == 0 ? 0 : k == 1 ? 2 : k == 2 ? 1 : 5 + k;
+  }
+  __host__ __device__ static constexpr int BReg(int k) { return k < 3 ? AReg(k) : 8 + k; }
   __host__ __device__ static constexpr int Lane(int b) { return 3 + b; }
+  __host__ __device__ static constexpr int AWarp(int b) { return 11 + b; }
+  __host__ __device__ static constexpr int BWarp(int b) { return 8 + b; }
+  // Element i of an output vector is register VectorRegister(i) of its 8.
+  __host__ __device__ static constexpr int VectorRegister(int i) {
+    return (i & 1) | ((i & 2) << 1) | ((i & 4) >> 1);
+  }
   // X word stride of each index bit: 0 and 2 at 1 and 2 (a product's four
   // registers, one float4), 3..5 at 4, 8, 16 (a quarter warp's 16-byte
   // accesses on 8 distinct slots), 1 at 32, the rest at their own place.
@@ -1744,8 +1767,22 @@ struct TwoMmaRowLayout {
       default: return 1 << bit;  // 6 .. 13
     }
   }
-  static constexpr int kSmem = (1 << kLog2D) * static_cast<int>(sizeof(float));
+  static constexpr bool VectorsInOrder() {
+    for (int i = 0; i < 8; ++i) {
+      int element = 0;
+      for (int k = 0; k < 3; ++k) element += ((VectorRegister(i) >> k) & 1) << BReg(k);
+      if (element != i) return false;
+    }
+    return true;
+  }
 };
+static_assert(PlacesEveryBit<3>(TwoMmaRowLayout::Lane, TwoMmaRowLayout::AWarp, TwoMmaRowLayout::AReg) &&
+                  PlacesEveryBit<3>(TwoMmaRowLayout::Lane, TwoMmaRowLayout::BWarp, TwoMmaRowLayout::BReg),
+              "A and B place every index bit once");
+static_assert(TwoMmaRowLayout::AReg(0) == 0 && TwoMmaRowLayout::AReg(1) == 2 &&
+                  TwoMmaRowLayout::Stride(0) == 1 && TwoMmaRowLayout::Stride(2) == 2,
+              "a product's four registers (j bits 0, 1) are one float4 of X");
+static_assert(TwoMmaRowLayout::VectorsInOrder(), "VectorRegister lists a vector's elements");
 static_assert(Superincreasing(TwoMmaRowLayout::Stride) &&
                   XWords(TwoMmaRowLayout::Stride) * static_cast<int>(sizeof(float)) == TwoMmaRowLayout::kSmem,
               "one word an element, no padding");
@@ -1753,7 +1790,7 @@ static_assert(DistinctSlots(TwoMmaRowLayout::Stride, TwoMmaRowLayout::Lane, 4),
               "no bank conflicts: 16-byte writes and reads");
 
 // x0, x1 as bf16 pairs hi + lo (low halves x0's): hi their top 16 bits,
-// lo the rest, exact in float, rounded to bf16.
+// lo the rest, exact in float, rounded to bf16. (±inf: hi ±inf, lo NaN.)
 __device__ __forceinline__ void SplitBf16(float x0, float x1, uint32_t& hi, uint32_t& lo) {
   const uint32_t b0 = __float_as_uint(x0), b1 = __float_as_uint(x1);
   hi = __byte_perm(b0, b1, 0x7632);
@@ -1762,27 +1799,28 @@ __device__ __forceinline__ void SplitBf16(float x0, float x1, uint32_t& hi, uint
   lo = *reinterpret_cast<const uint32_t*>(&rest);
 }
 
-// Register j of a thread: 8 c + 4 (index bit 1) + 2 (bit 2) + (bit 0),
-// c the chunk (A: bits 8..10; B: A's warp bits 11..13).
-template <typename T>
+// kScaleInMma: the launcher has checked that scale is a value of T that
+// the first product may take (ScaleInMma).
+template <typename T, bool kScaleInMma>
 __global__ void __launch_bounds__(TwoMmaRowLayout::kThreads, TwoMmaRowLayout::kMinBlocks)
     HadamardTwoMmaRowKernel(const T* in, T* out, int64_t rows, float scale) {
   WaitForPreviousGrids();
   using Lay = TwoMmaRowLayout;
   constexpr int kD = 1 << Lay::kLog2D;
-  static_assert(Lay::Stride(1) == 32 && Lay::Stride(8) == 256 && Lay::Stride(11) == 2048,
-                "the offsets below");
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const T sign = Num<T>::FromAcc(copysignf(1.0f, scale));
+  const T entry = Num<T>::FromAcc(kScaleInMma ? scale : copysignf(1.0f, scale));
+  const float store_scale = kScaleInMma ? 1.0f : fabsf(scale);
   uint32_t h16[4];
-  H16Fragment<T>(lane, h16, sign);
+  H16Fragment<T>(lane, h16, entry);
   // h16's bits XOR these are H16's in bf16, ±1: the second product's A
   // operand, built from h16 in each chunk (volatile: not hoisted) so that
   // it holds no registers through the row.
-  const uint32_t to_bf16 = (Bits16(sign) ^ kOneBits<__nv_bfloat16>) * 0x00010001u;
-  const float magnitude = fabsf(scale);
+  const uint32_t to_bf16 = (Bits16(entry) ^ kOneBits<__nv_bfloat16>) * 0x00010001u;
+  const int lane_word = SumBits<5, Lay::Lane, Lay::Stride>(lane);
+  float* const xa = X + lane_word + SumBits<3, Lay::AWarp, Lay::Stride>(warp);
+  const float* const xb = X + lane_word + SumBits<3, Lay::BWarp, Lay::Stride>(warp);
   // One block a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     // A: lane l of warp w loads elements 8 l + 2048 w + 256 c (the wide
@@ -1796,56 +1834,55 @@ __global__ void __launch_bounds__(TwoMmaRowLayout::kThreads, TwoMmaRowLayout::kM
     for (int c = 0; c < 8; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
 #pragma unroll
     for (int c = 0; c < 8; ++c) {
-      uint32_t h16b[4];
+      uint32_t h16_bf16[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i)
-        asm volatile("xor.b32 %0, %1, %2;" : "=r"(h16b[i]) : "r"(h16[i]), "r"(to_bf16));
-      // The first product's registers 8 c + 4 f + r: r = 0, 1 its n bit
-      // (index bit 5), r = 2, 3 the same with m bit 3 (index bit 1, s
-      // below), f the vector half (index bit 2). Both s first, since each
-      // writes where the other reads.
-      float* f = v + 8 * c;
-      uint32_t hi0[2], lo0[2], hi1[2], lo1[2];
+        asm volatile("xor.b32 %0, %1, %2;" : "=r"(h16_bf16[i]) : "r"(h16[i]), "r"(to_bf16));
+      // The first product's output, registers 8 c + 4 f + r: r = 0, 1 its
+      // n bit (index bit 5), r = 2, 3 the same with m bit 3 (index bit 1, s
+      // below), f the vector half (index bit 2): f = 0 is the second
+      // product's b0 (k bits 0..2), f = 1 its b1 (k bit 3). Both s are
+      // split first, since each one's output lands where the other's input
+      // lies.
+      float* const first = v + 8 * c;
+      uint32_t b0_hi[2], b0_lo[2], b1_hi[2], b1_lo[2];
 #pragma unroll
       for (int s = 0; s < 2; ++s) {
-        SplitBf16(f[2 * s], f[2 * s + 1], hi0[s], lo0[s]);
-        SplitBf16(f[4 + 2 * s], f[5 + 2 * s], hi1[s], lo1[s]);
+        SplitBf16(first[2 * s], first[2 * s + 1], b0_hi[s], b0_lo[s]);
+        SplitBf16(first[4 + 2 * s], first[5 + 2 * s], b1_hi[s], b1_lo[s]);
       }
 #pragma unroll
       for (int s = 0; s < 2; ++s) {
-        float* d = f + 4 * s;
-        MmaM16N8K16<__nv_bfloat16, false>(d[0], d[1], d[2], d[3], h16b, hi0[s], hi1[s]);
-        MmaM16N8K16<__nv_bfloat16, true>(d[0], d[1], d[2], d[3], h16b, lo0[s], lo1[s]);
+        float* const d = first + 4 * s;
+        MmaM16N8K16<__nv_bfloat16, false>(d[0], d[1], d[2], d[3], h16_bf16, b0_hi[s], b1_hi[s]);
+        MmaM16N8K16<__nv_bfloat16, true>(d[0], d[1], d[2], d[3], h16_bf16, b0_lo[s], b1_lo[s]);
       }
     }
     RegButterflies(v, 0x38u);  // the chunk bits, 8..10
-    const int lane_word = SumBits<5, Lay::Lane, Lay::Stride>(lane);
     // From a block's second row on: the previous row's reads of X are done.
     if (row != blockIdx.x) __syncthreads();
 #pragma unroll
-    for (int j = 0; j < 16; ++j)  // j = 2 c + index bit 1
-      *reinterpret_cast<float4*>(X + lane_word + 256 * (j >> 1) + 2048 * warp + 32 * (j & 1)) =
-          make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
+    for (int m = 0; m < 16; ++m)
+      *reinterpret_cast<float4*>(xa + SumBits<6, Lay::AReg, Lay::Stride>(4 * m)) =
+          make_float4(v[4 * m], v[4 * m + 1], v[4 * m + 2], v[4 * m + 3]);
     __syncthreads();
-    // B: lane l of warp w holds elements 8 l + 256 w + 2048 r, r = 0..7
-    // (A's warp bits), and stores them so: each warp store 512 contiguous
-    // bytes.
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {  // j = 2 r + index bit 1
-      const float4 q =
-          *reinterpret_cast<const float4*>(X + lane_word + 256 * warp + 2048 * (j >> 1) + 32 * (j & 1));
-      v[4 * j] = q.x, v[4 * j + 1] = q.y, v[4 * j + 2] = q.z, v[4 * j + 3] = q.w;
+    for (int m = 0; m < 16; ++m) {
+      const float4 q = *reinterpret_cast<const float4*>(xb + SumBits<6, Lay::BReg, Lay::Stride>(4 * m));
+      v[4 * m] = q.x, v[4 * m + 1] = q.y, v[4 * m + 2] = q.z, v[4 * m + 3] = q.w;
     }
     RegButterflies(v, 0x38u);  // A's warp bits, 11..13
-    T* dst = out + row * kD + 8 * lane + 256 * warp;
+    // B: lane l of warp w stores elements 8 l + 256 w + 2048 r, r = 0..7
+    // (A's warp bits): each warp store 512 contiguous bytes.
+    T* const dst = out + row * kD + SumBits<5, Lay::Lane, ElementOffset>(lane) +
+                   SumBits<3, Lay::BWarp, ElementOffset>(warp);
 #pragma unroll
     for (int r = 0; r < 8; ++r) {
-      // Elements 0..7 of the vector are registers 0, 1, 4, 5, 2, 3, 6, 7.
-      constexpr int kRegister[8] = {0, 1, 4, 5, 2, 3, 6, 7};
       alignas(16) T e[8];
 #pragma unroll
-      for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[8 * r + kRegister[i]] * magnitude);
-      *reinterpret_cast<uint4*>(dst + 2048 * r) = *reinterpret_cast<const uint4*>(e);
+      for (int i = 0; i < 8; ++i) e[i] = Num<T>::FromAcc(v[8 * r + Lay::VectorRegister(i)] * store_scale);
+      *reinterpret_cast<uint4*>(dst + SumBits<6, Lay::BReg, ElementOffset>(8 * r)) =
+          *reinterpret_cast<const uint4*>(e);
     }
   }
 }
@@ -2069,11 +2106,12 @@ inline cudaError_t PairPathRuns(int device, bool& runs) {
 // (d = 32768, the pair path), handed out by the hardware to whichever SM
 // frees up first: the row path (f32) and the tensor-core path (16-bit). A
 // persistent grid streaming rows ahead measured slower for both (notes v7,
-// v9); even the plain one-wave grid of the d = 16384 16-bit kernel, rows in
+// v9); even the plain one-wave grid of the d = 16384 16-bit kernel of then
+// (the wide kernel), rows in
 // grid-stride order, read 1.14-1.16 of the copy against 1.05-1.06, and rows
 // taken from a counter 1.18-1.26 (notes v20).
 // No shared-memory carveout preference is set: with the driver's own
-// choice the d = 16384 16-bit kernel reads 1.05-1.06 of the copy, with any
+// choice that kernel read 1.05-1.06 of the copy, with any
 // preference from 86% to 100%, which leaves L1 28 KB, 1.15-1.16 (notes v20).
 template <typename T>
 cudaError_t LaunchBlocksPerRow(void (*kernel)(const T*, T*, int64_t, float), int blocks_per_row,
@@ -2151,7 +2189,8 @@ cudaError_t LaunchRowKernelRowsABlock(cudaStream_t stream, const float*& in, flo
 // 16-bit d = 4096 (two rows a block of the wide kernel at 8192, an odd last
 // row on the warp path), f32 d = 4096 (four rows a block of the row kernel,
 // the rest on the warp path) and d = 8192 .. 32768 (16-bit and f32): the
-// tensor-core paths (16-bit: the wide kernel at 8192 and 16384, pairs of
+// tensor-core paths (16-bit: the wide kernel at 8192, the two-product
+// kernel at 16384, pairs of
 // 128-thread blocks at 32768, their form chosen by whether the call is in
 // place) or the row path (f32: two rows a block at 8192, a pair of blocks
 // a row at 32768), one block or one pair of blocks a
@@ -2202,7 +2241,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       void (*kernel)(const T*, T*, int64_t, float) = nullptr;
       int threads = 0, smem = 0;
       if constexpr (sizeof(T) == 2 && kHalves == 1 && L == 14 && JAXHADA_TWO_MMA_ROW) {
-        kernel = HadamardTwoMmaRowKernel<T>;
+        kernel = ScaleInMma<T>(scale) ? HadamardTwoMmaRowKernel<T, true> : HadamardTwoMmaRowKernel<T, false>;
         threads = TwoMmaRowLayout::kThreads;
         smem = TwoMmaRowLayout::kSmem;
       } else if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {

@@ -311,9 +311,10 @@ double CheckType(bool quick, int min_log2_d) {
   for (int log2_d : {12, 13})
     worst = std::max(worst, CheckCase<T>(log2_d, 34, PathLimits{-1, true, 4}, "rows loop"));
   // The scale above is a power of two at d = 4096, 8192 and 16384, which
-  // the wide kernel there puts in the MMA (ScaleInMma); one that is not a
-  // 16-bit value (multiplied at the store), and a negative one that is
-  // but is not a power of two (in the MMA).
+  // the kernels there (the wide kernel; at 16384 the two-product kernel)
+  // put in the MMA (ScaleInMma); one that is not a 16-bit value
+  // (multiplied at the store), and a negative one that is but is not a
+  // power of two (in the MMA).
   for (int log2_d : {12, 13, 14}) {
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{}, "scale not a 16-bit value", 1.1));
     worst = std::max(worst, CheckCase<T>(log2_d, 33, PathLimits{}, "scale -0.75 times", -0.75));
