@@ -1707,7 +1707,8 @@ auto WideKernelFor(float scale) {
 //     2^-12 for f16). Measured at d = 16384, the bf16 error is the wide
 //     kernel's to five digits, f16's 0.02% above it (notes v29). An infinite
 //     value in the first product's output (an infinite input) makes its rest
-//     inf - inf, so such a row comes out NaN rather than partly infinite.
+//     inf - inf, so such a row comes out NaN rather than partly infinite
+//     (mapping that rest to a finite value cost bf16 1.3 points, notes v30).
 //   After it, lane bits 0..4 hold index bits 3..7, and a thread's 8 values
 //     of a chunk are bits 0..2: 8 consecutive elements, each product's four
 //     registers two pairs of them (bits 0, 2). Registers do the chunk bits
@@ -1967,6 +1968,17 @@ inline cudaError_t CodeIsSm90(int device, bool& yes) {
 // before the previous kernel in the stream ends.
 // Under CUDA graph capture that becomes a programmatic edge (or an ordinary
 // one after a node that is not a kernel).
+// Clusters (the pair path) ask for the load-balancing scheduling policy,
+// which lets the hardware place a pair's two blocks wherever slots are free
+// rather than by its default rule; the pair still starts as one cluster,
+// both blocks resident together. On the H200 at d = 32768 that took 16-bit
+// 0.4-1.0 points closer to the copy out of place (0.2 in place) and left
+// f32 where it was (two A/B calls, notes v30); the spread policy gained
+// nothing. -DJAXHADA_CLUSTER_LOAD_BALANCING=0 keeps the default, to time
+// against.
+#ifndef JAXHADA_CLUSTER_LOAD_BALANCING
+#define JAXHADA_CLUSTER_LOAD_BALANCING 1
+#endif
 template <typename... Params, typename... Args>
 cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, int smem,
                          int cluster_blocks, cudaStream_t stream, Args... args) {
@@ -1975,7 +1987,7 @@ cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, 
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess && JAXHADA_PDL) err = CodeIsSm90(device, dependent);
   if (err != cudaSuccess) return err;
-  cudaLaunchAttribute attributes[2] = {};
+  cudaLaunchAttribute attributes[3] = {};
   unsigned count = 0;
   if (cluster_blocks > 1) {
     attributes[count].id = cudaLaunchAttributeClusterDimension;
@@ -1983,6 +1995,11 @@ cudaError_t LaunchKernel(void (*kernel)(Params...), unsigned grid, int threads, 
     attributes[count].val.clusterDim.y = 1;
     attributes[count].val.clusterDim.z = 1;
     ++count;
+    if (JAXHADA_CLUSTER_LOAD_BALANCING) {
+      attributes[count].id = cudaLaunchAttributeClusterSchedulingPolicyPreference;
+      attributes[count].val.clusterSchedulingPolicyPreference = cudaClusterSchedulingPolicyLoadBalancing;
+      ++count;
+    }
   }
   if (dependent) {
     attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
