@@ -25,8 +25,12 @@ _KERNEL_DTYPES = frozenset(
 )
 # Above this length the dense path factors H_d = H_a (x) H_b: two matmuls of
 # O(d * (a + b)) instead of one of O(d^2), and no d x d constant in the
-# program. At d = 1024 the factored path already beats the single matmul
-# (2.5-4x on the H100, ~3x on CPU; README tables); 256 vs 512 is not yet swept.
+# program. At d = 1024 the factored path beats the single matmul on the CPU
+# (about 2.5x, README's CPU table) and for f32 on the H200 (3.5 against 21 of
+# our kernel's time, `python -m jaxhada`), but not for 16-bit there (5.2
+# against 2.9-3.0: the tensor cores make the 1024 x 1024 matmul cheap); at
+# d = 4096, the largest the single matmul is timed at, it wins for every
+# dtype. 256 vs 512 is not yet swept.
 _DENSE_SINGLE_MATMUL_MAX_D = 256
 _LOWERINGS = ("auto", "dense")
 

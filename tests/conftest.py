@@ -18,7 +18,7 @@ import scipy.linalg  # noqa: E402
 from jaxhada import _ffi, _hadamard, build_info  # noqa: E402
 from jaxhada._bench import relative_error  # noqa: E402
 
-# Relative L2 error bounds vs float64 (DEVELOPERS.md).
+# Relative L2 error bounds vs float64 (the README's Semantics).
 BOUNDS = {
     np.dtype(jnp.float32): 2e-6,
     np.dtype(jnp.float16): 5e-4,

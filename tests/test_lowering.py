@@ -69,6 +69,20 @@ def test_ffi_api_version_is_not_newer_than_the_runtime():
     assert built[0] == runtime[0] and built <= runtime, (built, runtime)
 
 
+@pytest.mark.parametrize("runtime_is", ["older_minor", "other_major"])
+def test_a_runtime_older_than_the_build_falls_back_to_dense(monkeypatch, runtime_is):
+    # XLA would refuse the handlers at run time, so nothing is registered
+    # (no lowering targets: every platform lowers dense) and the user is told.
+    built = _ffi.built_ffi_api_version()
+    assert built is not None
+    runtime = (built[0], built[1] - 1) if runtime_is == "older_minor" else (built[0] + 1, 0)
+    if runtime[1] < 0:
+        runtime = (built[0] - 1, 99)
+    monkeypatch.setattr(_ffi, "runtime_ffi_api_version", lambda: runtime)
+    with pytest.warns(RuntimeWarning, match=r"rebuild jaxhada against this jaxlib\. Falling back"):
+        assert _ffi._register() == {}
+
+
 def test_hadamard_matrix_is_cached_and_exact():
     m = hadamard_matrix(64, jnp.float64)
     assert m is hadamard_matrix(64, jnp.float64)

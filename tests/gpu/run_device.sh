@@ -16,8 +16,9 @@
 # PTX) while the suite runs. Only the benchmark, last, has the GPU to itself.
 # The suite runs in 3 processes where pytest-xdist is installed (else in
 # one), each with its share of the half of the GPU's memory that JAX gets:
-# on an H200 it took 192 s so, against 338 s in one (notes v25), which
-# leaves the whole run 419 s of a call's 600. --pytest-workers=N sets N.
+# on an H200 it took 192 s so, against 338 s in one (notes v25); with the
+# suite grown to 565 tests, 204 s of a whole run of 438 s (notes v30), of a
+# call's 600. --pytest-workers=N sets N.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 run_tests=1 run_bench=1 run_sharding=0 pytest_workers=default
