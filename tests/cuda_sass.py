@@ -83,3 +83,23 @@ def opcode_and_operands(instruction):
     bare = _PREDICATE.sub("", instruction)
     opcode, _, operands = bare.partition(" ")
     return opcode, operands
+
+
+_REGISTER = re.compile(r"\bR(\d+)(\.64)?\b")
+
+
+def registers_named(operands):
+    """The registers an instruction's operands name (both halves of a 64-bit
+    pair such as R2.64)."""
+    named = set()
+    for number, wide in _REGISTER.findall(operands):
+        named |= {int(number), int(number) + 1} if wide else {int(number)}
+    return named
+
+
+def registers_loaded(opcode, operands):
+    """The registers a load (LDG) writes: 1, 2 or 4 from its first operand,
+    by the width its opcode names."""
+    width = 4 if ".128" in opcode else 2 if ".64" in opcode else 1
+    first = min(registers_named(operands.split(",")[0]))
+    return set(range(first, first + width))

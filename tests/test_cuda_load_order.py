@@ -22,9 +22,7 @@ import re
 
 import pytest
 
-from cuda_sass import hadamard_kernels, opcode_and_operands
-
-_REGISTER = re.compile(r"\bR(\d+)(\.64)?\b")
+from cuda_sass import hadamard_kernels, opcode_and_operands, registers_loaded, registers_named
 
 # The kernels whose loads ptxas once put behind a wait: the f32 row kernel
 # (one, two or four rows a block) and the f32 pair; each issues 32 16-byte
@@ -36,14 +34,6 @@ F32_ROW_KERNELS = re.compile(r"HadamardRowKernelIfLi[12]E")
 # it, the first copy went out at instruction 125 rather than 46, 1-1.5
 # points of the copy (docs/cuda_kernel_notes.md, v28).
 PAIR_16_KERNELS = re.compile(r"HadamardMmaRowKernelI(13__nv_bfloat16|6__half)Li2E")
-
-
-def _registers(operands):
-    """The registers an instruction names (both halves of a 64-bit pair)."""
-    named = set()
-    for number, wide in _REGISTER.findall(operands):
-        named |= {int(number), int(number) + 1} if wide else {int(number)}
-    return named
 
 
 def loads_around_the_first_wait(instructions):
@@ -63,11 +53,10 @@ def loads_around_the_first_wait(instructions):
             if waited:
                 break
             continue
-        waited = waited or bool(pending & _registers(operands)) or op.startswith("DEPBAR")
+        waited = waited or bool(pending & registers_named(operands)) or op.startswith("DEPBAR")
         if is_load:
             (after if waited else before).append(instruction)
-            first = min(_registers(operands.split(",")[0]))
-            pending |= set(range(first, first + 4))
+            pending |= registers_loaded(op, operands)
     return before, after
 
 

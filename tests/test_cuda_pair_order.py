@@ -23,7 +23,7 @@ import re
 
 import pytest
 
-from cuda_sass import opcode_and_operands, read_sass
+from cuda_sass import opcode_and_operands, read_sass, registers_loaded, registers_named
 
 # The kernels that run the in-place pair: the f32 row kernel for halves (one
 # kernel in and out of place) and the 16-bit tensor-core kernel's in-place
@@ -33,9 +33,6 @@ PAIR_KERNELS = {
     "bf16": re.compile(r"HadamardMmaRowKernelI13__nv_bfloat16Li2ELb1E"),
     "f16": re.compile(r"HadamardMmaRowKernelI6__halfLi2ELb1E"),
 }
-
-_REGISTER = re.compile(r"\bR(\d+)\b")
-
 
 @pytest.fixture(scope="module")
 def sass():
@@ -64,12 +61,8 @@ def ordering_problems(instructions):
             if k > arrive:
                 problems.append(f"load after the arrive: {instructions[k]}")
                 continue
-            # A load of 8 or 16 bytes writes 2 or 4 registers from the first.
-            width = 4 if ".128" in op else 2 if ".64" in op else 1
-            first = int(_REGISTER.findall(operands.split(",")[0])[0])
-            written = set(range(first, first + width))
-            touched = any(written & {int(r) for r in _REGISTER.findall(later)}
-                          for _, later in ops[k + 1:arrive])
+            written = registers_loaded(op, operands)
+            touched = any(written & registers_named(later) for _, later in ops[k + 1:arrive])
             if not touched:
                 problems.append(f"nothing waits for this load before the arrive: "
                                 f"{instructions[k]}")
