@@ -849,9 +849,11 @@ struct RowTraits {
   // permutation of the index bits commutes with the transform (H = P H
   // P^T), so nothing else changes. On the H200 that took f32 d = 16384 from
   // 1.044-1.047 of the copy to 1.029-1.032 out of place, and from 1.052-1.055
-  // to 1.033-1.038 in place (notes v19). Rows of 16384 (and two rows of 8192,
-  // four of 4096) only: the pair's half
-  // spilled 24 bytes with it. -DJAXHADA_ROW_WARP_LOADS=0 builds without it, to time against.
+  // to 1.033-1.038 in place (notes v19). The pair's halves (d = 32768) take
+  // it too since v31: 1.054 / 1.056 -> 1.041 / 1.035 of the copy at 256 MiB,
+  // 1.029 / 1.033 -> 1.015 / 1.018 at 512 MiB. (Before v27's loads fix the
+  // same change cost the pair 5 points, v25.) -DJAXHADA_ROW_WARP_LOADS=0
+  // builds without it, to time against.
   template <bool kWarpPieces>
   static __device__ __forceinline__ int LoadElement(int t) {
     return kWarpPieces ? (t & 31) * kW + (t >> 5) * (kD / 4) : t * kW;
@@ -939,7 +941,7 @@ __global__ void __launch_bounds__(RowTraits<T>::kThreads, RowTraits<T>::kMinBloc
   extern __shared__ uint4 smem[];
   float* X = reinterpret_cast<float*>(smem);
   const int t = threadIdx.x;
-  constexpr bool kWarpPieces = JAXHADA_ROW_WARP_LOADS && kHalves == 1;
+  constexpr bool kWarpPieces = JAXHADA_ROW_WARP_LOADS;
   constexpr int kChunkElements = Tr::template ChunkElements<kWarpPieces>();
   constexpr int kPairGroups = 4;
   constexpr int kGroupChunks = Tr::kChunks / kPairGroups;
