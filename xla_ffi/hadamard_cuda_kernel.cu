@@ -1890,6 +1890,13 @@ __global__ void __launch_bounds__(TwoMmaRowLayout::kThreads, TwoMmaRowLayout::kM
   }
 }
 
+// The two-product kernel's form for this scale (ScaleInMma), as
+// WideKernelFor picks the wide kernel's.
+template <typename T>
+auto TwoMmaKernelFor(float scale) {
+  return ScaleInMma<T>(scale) ? HadamardTwoMmaRowKernel<T, true> : HadamardTwoMmaRowKernel<T, false>;
+}
+
 // --------------------------------------------------------- strided pass (f64)
 // f64 rows longer than 1024 take two passes: the warp path transforms each
 // 1024-element segment, then this kernel combines the 2^K segments of a row:
@@ -2260,7 +2267,7 @@ cudaError_t LaunchLong(cudaStream_t stream, const T* in, T* out, int64_t rows, f
       void (*kernel)(const T*, T*, int64_t, float) = nullptr;
       int threads = 0, smem = 0;
       if constexpr (sizeof(T) == 2 && kHalves == 1 && L == 14 && JAXHADA_TWO_MMA_ROW) {
-        kernel = ScaleInMma<T>(scale) ? HadamardTwoMmaRowKernel<T, true> : HadamardTwoMmaRowKernel<T, false>;
+        kernel = TwoMmaKernelFor<T>(scale);
         threads = TwoMmaRowLayout::kThreads;
         smem = TwoMmaRowLayout::kSmem;
       } else if constexpr (sizeof(T) == 2 && kHalves == 1 && (JAXHADA_MMA_ROW_WIDE || L <= 13)) {
