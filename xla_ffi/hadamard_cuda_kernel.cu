@@ -1791,6 +1791,10 @@ static_assert(Superincreasing(TwoMmaRowLayout::Stride) &&
               "one word an element, no padding");
 static_assert(DistinctSlots(TwoMmaRowLayout::Stride, TwoMmaRowLayout::Lane, 4),
               "no bank conflicts: 16-byte writes and reads");
+static_assert(TwoMmaRowLayout::Lane(4) == TwoMmaRowLayout::Lane(0) + 4 &&
+                  TwoMmaRowLayout::AWarp(2) == TwoMmaRowLayout::AWarp(0) + 2 &&
+                  TwoMmaRowLayout::AReg(5) == TwoMmaRowLayout::AReg(3) + 2,
+              "the loads' shifts: A's lane, warp and chunk bits each consecutive");
 
 // x0, x1 as bf16 pairs hi + lo (low halves x0's): hi their top 16 bits,
 // lo the rest, exact in float, rounded to bf16. (±inf: hi ±inf, lo NaN.)
@@ -1827,11 +1831,12 @@ __global__ void __launch_bounds__(TwoMmaRowLayout::kThreads, TwoMmaRowLayout::kM
   // One block a row (a grid-stride loop only past 2^24 rows).
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     // A: lane l of warp w loads elements 8 l + 2048 w + 256 c (the wide
-    // kernel's 4 KB a warp in one piece).
-    const T* src = in + row * kD + 8 * lane + 2048 * warp;
+    // kernel's 4 KB a warp in one piece), as shifts by where A puts the
+    // lane, warp and chunk bits.
+    const T* src = in + row * kD + (lane << Lay::Lane(0)) + (warp << Lay::AWarp(0));
     uint4 raw[8];
 #pragma unroll
-    for (int c = 0; c < 8; ++c) raw[c] = *reinterpret_cast<const uint4*>(src + 256 * c);
+    for (int c = 0; c < 8; ++c) raw[c] = *reinterpret_cast<const uint4*>(src + (c << Lay::AReg(3)));
     float v[64];
 #pragma unroll
     for (int c = 0; c < 8; ++c) RowMmaH16<T, false>(v + 8 * c, h16, raw[c]);
