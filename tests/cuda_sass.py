@@ -97,9 +97,14 @@ def registers_named(operands):
     return named
 
 
+def access_words(opcode):
+    """The 32-bit words one memory access of this opcode moves: 4, 2 or 1,
+    by the width it names (LDG.E.128, STL.64, ...)."""
+    return 4 if ".128" in opcode else 2 if ".64" in opcode else 1
+
+
 def registers_loaded(opcode, operands):
-    """The registers a load (LDG) writes: 1, 2 or 4 from its first operand,
-    by the width its opcode names."""
-    width = 4 if ".128" in opcode else 2 if ".64" in opcode else 1
+    """The registers a load (LDG) writes: as many as it moves words, from its
+    first operand."""
     first = min(registers_named(operands.split(",")[0]))
-    return set(range(first, first + width))
+    return set(range(first, first + access_words(opcode)))

@@ -34,6 +34,7 @@ PAIR_KERNELS = {
     "f16": re.compile(r"HadamardMmaRowKernelI6__halfLi2ELb1E"),
 }
 
+
 @pytest.fixture(scope="module")
 def sass():
     """Each kernel's sm_90 instructions, by mangled name."""

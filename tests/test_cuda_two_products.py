@@ -17,7 +17,7 @@ import collections
 
 import pytest
 
-from cuda_sass import hadamard_kernels, opcode_and_operands
+from cuda_sass import access_words, hadamard_kernels, opcode_and_operands
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,6 @@ def kernels():
 
 def _opcodes(body):
     return collections.Counter(opcode_and_operands(i)[0] for i in body)
-
-
-def _bytes(op):
-    """Bytes one local-memory access of this opcode moves."""
-    for suffix, size in ((".128", 16), (".64", 8)):
-        if suffix in op:
-            return size
-    return 4
 
 
 def test_two_products_and_no_shuffles(kernels):
@@ -62,5 +54,5 @@ def test_at_most_8_bytes_spilled(kernels):
     for name, body in kernels.items():
         ops = _opcodes(body)
         for kind in ("STL", "LDL"):
-            moved = sum(n * _bytes(op) for op, n in ops.items() if op.startswith(kind))
+            moved = sum(n * 4 * access_words(op) for op, n in ops.items() if op.startswith(kind))
             assert moved <= 8, f"{name}: {kind} moves {moved} bytes a row"
